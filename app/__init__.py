@@ -1,0 +1,55 @@
+"""Forprev: accreditations, certification sessions and certificates for prevention training."""
+
+from datetime import timedelta
+
+from flask import Flask, g, request
+
+
+def create_app(config: dict | None = None) -> Flask:
+    from app.config import INSTANCE, load_settings
+
+    app = Flask(__name__, instance_path=str(INSTANCE))
+    app.config.update(load_settings(config))
+    development = app.config["ENV"] == "development"
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not development and not app.config.get("TESTING"),
+        SESSION_COOKIE_NAME="forprev_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["IDLE_MINUTES"]),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        REMEMBER_COOKIE_DURATION=timedelta(seconds=0),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the login session
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+    )
+
+    from app.extensions import csrf, init_db, login_manager
+
+    init_db(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from app import auth_user, web
+
+    auth_user.init_app(app)
+    web.init_app(app)
+
+    from app.blueprints import register_blueprints
+
+    register_blueprints(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+
+    @app.before_request
+    def _load_role():
+        from app.domain.access import load_active_role
+        from app.extensions import get_db
+
+        if request.endpoint and request.endpoint != "static":
+            load_active_role(get_db())
+        else:
+            g.active_role = None
+
+    return app

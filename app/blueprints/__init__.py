@@ -1,0 +1,19 @@
+"""One blueprint per area of the product."""
+
+
+def register_blueprints(app) -> None:
+    from app.blueprints.accreditations.views import bp as accreditations
+    from app.blueprints.auth.views import bp as auth
+    from app.blueprints.catalogue.views import bp as catalogue
+    from app.blueprints.dashboard.views import bp as dashboard
+    from app.blueprints.help.views import bp as help_bp
+    from app.blueprints.instruction.views import bp as instruction
+    from app.blueprints.organizations.views import bp as organizations
+
+    for blueprint in (auth, dashboard, help_bp, organizations, accreditations, instruction,
+                      catalogue):
+        app.register_blueprint(blueprint)
+    if app.config["ENV"] == "development":
+        from app.blueprints.dev.views import bp as dev
+
+        app.register_blueprint(dev)

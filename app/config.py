@@ -1,0 +1,86 @@
+"""Settings, read from FORPREV_* environment variables with embedded defaults.
+
+Every variable is listed in the README; `SETTINGS` below is the single source.
+"""
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("FORPREV_INSTANCE_DIR", ROOT / "instance"))
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    key: str
+    default: object
+    kind: type
+    help: str
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on", "oui"}
+
+
+SETTINGS = [
+    Setting("FORPREV_ENV", "ENV", "production", str,
+            "`development` turns on the local mailbox page and non-Secure cookies."),
+    Setting("FORPREV_SECRET_KEY", "SECRET_KEY", None, str,
+            "Signs sessions and CSRF tokens. Required outside development."),
+    Setting("FORPREV_DATABASE_URL", "DATABASE_URL", f"sqlite:///{INSTANCE / 'forprev.db'}", str,
+            "SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/forprev."),
+    Setting("FORPREV_REDIS_URL", "REDIS_URL", f"unix://{INSTANCE / 'redis.sock'}", str,
+            "Redis for the job queue; default is the embedded server's socket."),
+    Setting("FORPREV_BASE_URL", "BASE_URL", "http://127.0.0.1:5000", str,
+            "Public address used in e-mail links and QR codes."),
+    Setting("FORPREV_SMTP_HOST", "SMTP_HOST", "127.0.0.1", str, "SMTP server host."),
+    Setting("FORPREV_SMTP_PORT", "SMTP_PORT", 1025, int, "SMTP server port."),
+    Setting("FORPREV_SMTP_USER", "SMTP_USER", "", str, "SMTP login (empty: none)."),
+    Setting("FORPREV_SMTP_PASSWORD", "SMTP_PASSWORD", "", str, "SMTP password."),
+    Setting("FORPREV_SMTP_STARTTLS", "SMTP_STARTTLS", False, _bool, "Use STARTTLS."),
+    Setting("FORPREV_SMTP_TIMEOUT", "SMTP_TIMEOUT", 10, int, "SMTP timeout in seconds."),
+    Setting("FORPREV_MAIL_FROM", "MAIL_FROM", "Forprev <ne-pas-repondre@forprev.localhost>", str,
+            "Sender of every e-mail."),
+    Setting("FORPREV_MAILBOX_DIR", "MAILBOX_DIR", str(INSTANCE / "mailbox"), str,
+            "Development mail catcher: where caught mails are kept (Maildir)."),
+    Setting("FORPREV_STORAGE", "STORAGE", "database", str,
+            "File storage backend: `database` (shared by every machine)."),
+    Setting("FORPREV_DECLARATION_MONTHS_BEFORE", "DECLARATION_MONTHS_BEFORE", 3, int,
+            "A session may be declared from this many months before its end date."),
+    Setting("FORPREV_DECLARATION_MONTHS_AFTER", "DECLARATION_MONTHS_AFTER", 1, int,
+            "…and until this many months after it."),
+    Setting("FORPREV_RETENTION_DAYS", "RETENTION_DAYS", 15, int,
+            "Days the bundle and trainees' personal data are kept after generation."),
+    Setting("FORPREV_ACCREDITATION_YEARS", "ACCREDITATION_YEARS", 5, int,
+            "Validity of an accreditation from the CNH decision."),
+    Setting("FORPREV_SESSION_HOURS", "SESSION_HOURS", 12, int,
+            "Maximum lifetime of a login session, in hours."),
+    Setting("FORPREV_IDLE_MINUTES", "IDLE_MINUTES", 60, int,
+            "A login session ends after this many minutes without a request."),
+    Setting("FORPREV_MAIL_RETRY_MAX", "MAIL_RETRY_MAX", 12, int,
+            "Attempts before an e-mail is marked failed (back-off doubles up to 1 hour)."),
+    Setting("FORPREV_SCHEDULER_TICK", "SCHEDULER_TICK", 30, int,
+            "Seconds between two scheduler rounds (outbox sweep; daily jobs run once a day)."),
+    Setting("FORPREV_PAGE_SIZE", "PAGE_SIZE", 25, int, "Rows per page in lists."),
+]
+
+
+def load_settings(overrides: dict | None = None) -> dict:
+    config = {}
+    for s in SETTINGS:
+        raw = os.environ.get(s.env)
+        if raw is None:
+            config[s.key] = s.default
+        elif s.kind is bool or s.kind is _bool:
+            config[s.key] = _bool(raw)
+        else:
+            config[s.key] = s.kind(raw)
+    config.update(overrides or {})
+    if not config["SECRET_KEY"]:
+        if config["ENV"] != "development" and not config.get("TESTING"):
+            raise RuntimeError("FORPREV_SECRET_KEY doit être défini hors du mode development.")
+        config["SECRET_KEY"] = secrets.token_hex(32)
+    return config

@@ -1,0 +1,166 @@
+"""What the active role may see and do. Every view asks here; nowhere else decides.
+
+- `grants_of` lists the roles a person holds, with the labels the header shows.
+- `can(role, action)` answers for an action; `require(action)` guards a view.
+- `*_scope` functions give the WHERE clause limiting a list to the active role's data.
+"""
+
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import abort, g, session
+from flask_login import current_user
+from sqlalchemy import and_, false, or_
+from sqlmodel import Session, select
+
+from app.models import Accreditation, CertSession, Delegation, Fund, Organization, RoleGrant
+from app.models.people import ROLE_LABELS, Role
+
+# order of roles in the switcher; the first is active after login
+ROLE_ORDER = [
+    Role.GESTIONNAIRE,
+    Role.DELEGATAIRE,
+    Role.FORMATEUR,
+    Role.INSTRUCTEUR,
+    Role.ADMINISTRATEUR,
+    Role.DEMANDEUR,
+]
+
+
+@dataclass(frozen=True)
+class ActiveRole:
+    grant_id: int
+    person_id: int
+    role: Role
+    organization_id: int | None = None
+    organization_name: str | None = None
+    fund_id: int | None = None
+    fund_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        scope = self.organization_name or self.fund_name
+        base = ROLE_LABELS[self.role]
+        return f"{base} — {scope}" if scope else base
+
+
+# action → roles allowed. An action not listed here is refused to everyone.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "dashboard.view": frozenset(Role),
+    "help.view": frozenset(Role),
+    "organization.view": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
+    "accreditation.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
+    "cert_session.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE, Role.FORMATEUR}),
+    "cert_session.declare": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
+    "request.instruct": frozenset({Role.INSTRUCTEUR}),
+    "catalogue.view": frozenset({Role.ADMINISTRATEUR}),
+}
+
+
+def grants_of(db: Session, person_id: int) -> list[ActiveRole]:
+    """Every active role of a person, in switcher order, in one query."""
+    rows = db.exec(
+        select(RoleGrant, Organization.name, Fund.name)
+        .outerjoin(Organization, Organization.id == RoleGrant.organization_id)
+        .outerjoin(Fund, Fund.id == RoleGrant.fund_id)
+        .where(RoleGrant.person_id == person_id, RoleGrant.active == True)  # noqa: E712
+    ).all()
+    roles = [
+        ActiveRole(
+            grant_id=grant.id,
+            person_id=grant.person_id,
+            role=Role(grant.role),
+            organization_id=grant.organization_id,
+            organization_name=org_name,
+            fund_id=grant.fund_id,
+            fund_name=fund_name,
+        )
+        for grant, org_name, fund_name in rows
+    ]
+    roles.sort(key=lambda r: (ROLE_ORDER.index(r.role), r.grant_id))
+    return roles
+
+
+def load_active_role(db: Session) -> ActiveRole | None:
+    """The role chosen in this login session (the first one held if none was chosen)."""
+    if "active_role" in g:
+        return g.active_role
+    active = None
+    if current_user.is_authenticated:
+        roles = grants_of(db, current_user.person_id)
+        g.roles = roles
+        chosen = session.get("role_grant_id")
+        active = next((r for r in roles if r.grant_id == chosen), None)
+        if active is None and roles:
+            active = roles[0]
+            session["role_grant_id"] = active.grant_id
+    g.active_role = active
+    return active
+
+
+def switch_role(db: Session, person_id: int, grant_id: int) -> ActiveRole | None:
+    """Make `grant_id` the active role; None if the person does not hold it."""
+    target = next((r for r in grants_of(db, person_id) if r.grant_id == grant_id), None)
+    if target is not None:
+        session["role_grant_id"] = target.grant_id
+        g.pop("active_role", None)
+    return target
+
+
+def can(role: ActiveRole | None, action: str) -> bool:
+    return role is not None and role.role in PERMISSIONS.get(action, frozenset())
+
+
+def require(action: str):
+    """View decorator: 403 unless the active role may do `action`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not can(g.get("active_role"), action):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_action = action
+        return wrapped
+
+    return decorator
+
+
+def accreditation_scope(role: ActiveRole):
+    """Accreditations the active role may see."""
+    if role.role == Role.GESTIONNAIRE:
+        return Accreditation.organization_id == role.organization_id
+    if role.role == Role.DELEGATAIRE:
+        delegated = select(Delegation.accreditation_id).where(
+            Delegation.person_id == role.person_id, Delegation.revoked_at.is_(None)
+        )
+        return and_(
+            Accreditation.organization_id == role.organization_id,
+            Accreditation.id.in_(delegated),
+        )
+    return false()
+
+
+def cert_session_scope(role: ActiveRole):
+    """Certification sessions the active role may see (SPEC §7 "Visibility")."""
+    if role.role == Role.GESTIONNAIRE:
+        return CertSession.organization_id == role.organization_id
+    if role.role == Role.DELEGATAIRE:
+        return and_(
+            CertSession.organization_id == role.organization_id,
+            CertSession.created_by_id == role.person_id,
+        )
+    if role.role == Role.FORMATEUR:
+        return CertSession.trainer_id == role.person_id
+    return false()
+
+
+def organization_scope(role: ActiveRole):
+    if role.role in (Role.GESTIONNAIRE, Role.DELEGATAIRE):
+        return Organization.id == role.organization_id
+    if role.role == Role.INSTRUCTEUR:
+        return Organization.fund_id == role.fund_id
+    if role.role == Role.ADMINISTRATEUR:
+        return or_(Organization.id.is_not(None))
+    return false()

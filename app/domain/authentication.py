@@ -1,0 +1,30 @@
+"""Finding a person by e-mail or Forprev number and checking the password."""
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.clock import utcnow
+from app.domain.identifiers import is_forprev_number, normalize_forprev_number
+from app.domain.passwords import verify_password
+from app.models import Person
+
+LOGIN_FAILED = "Identifiant ou mot de passe incorrect."
+
+
+def find_person(db: Session, identifier: str) -> Person | None:
+    identifier = (identifier or "").strip()
+    number = normalize_forprev_number(identifier)
+    if is_forprev_number(number):
+        return db.exec(select(Person).where(Person.forprev_number == number)).first()
+    return db.exec(select(Person).where(func.lower(Person.email) == identifier.lower())).first()
+
+
+def authenticate(db: Session, identifier: str, password: str) -> Person | None:
+    """The person if the password matches, else None (the same answer either way)."""
+    person = find_person(db, identifier)
+    ok = verify_password(person.password_hash if person else None, password)
+    if not ok or person is None or not person.active:
+        return None
+    person.last_login_at = utcnow()
+    db.add(person)
+    return person

@@ -1,0 +1,140 @@
+"""What each role's dashboard shows: its tasks and a summary of its own data scope.
+A fixed, small number of queries per role, whatever the data size."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.clock import today
+from app.domain.access import ActiveRole, accreditation_scope, cert_session_scope
+from app.domain.accreditation_status import status_on, suspensions_by_accreditation
+from app.models import (
+    Accreditation,
+    AccreditationRequest,
+    Certificate,
+    CertificateModel,
+    CertSession,
+    Notification,
+    Organization,
+    Scheme,
+    SchemeLevel,
+)
+from app.models.accreditations import REQUEST_PHASE_LABELS, RequestPhase
+from app.models.cert_sessions import SESSION_STATE_LABELS, SessionState
+from app.models.organizations import OrganizationStatus
+from app.models.people import Role
+
+OPEN_PHASES = [RequestPhase.FILE_COMPLETE, RequestPhase.PHASE_1, RequestPhase.PHASE_2,
+               RequestPhase.CNH]
+
+
+@dataclass
+class Dashboard:
+    tasks: list = field(default_factory=list)
+    figures: list[tuple[str, int]] = field(default_factory=list)
+    accreditations: list = field(default_factory=list)
+    sessions: list = field(default_factory=list)
+    certificates: list = field(default_factory=list)
+    organizations: list = field(default_factory=list)
+
+
+def build_dashboard(db: Session, role: ActiveRole) -> Dashboard:
+    board = Dashboard()
+    board.tasks = db.exec(
+        select(Notification)
+        .where(Notification.person_id == role.person_id, Notification.done_at.is_(None),
+               (Notification.role_grant_id == role.grant_id)
+               | Notification.role_grant_id.is_(None))
+        .order_by(Notification.created_at.desc())
+        .limit(10)
+    ).all()
+    if role.role in (Role.GESTIONNAIRE, Role.DELEGATAIRE):
+        board.accreditations = _accreditations(db, role)
+        board.figures = _session_counts(db, role)
+    elif role.role == Role.FORMATEUR:
+        board.sessions = _sessions(db, role, SessionState.TRAINER)
+        board.certificates = _trainer_certificates(db, role)
+        board.figures = _session_counts(db, role)
+    elif role.role == Role.INSTRUCTEUR:
+        rows = db.exec(
+            select(AccreditationRequest.phase, func.count())
+            .where(AccreditationRequest.fund_id == role.fund_id,
+                   AccreditationRequest.phase.in_(OPEN_PHASES))
+            .group_by(AccreditationRequest.phase)
+        ).all()
+        counts = dict(rows)
+        board.figures = [(REQUEST_PHASE_LABELS[p], counts.get(p, 0)) for p in OPEN_PHASES]
+        pending_orgs = db.exec(
+            select(func.count()).select_from(Organization)
+            .where(Organization.fund_id == role.fund_id,
+                   Organization.status == OrganizationStatus.SUBMITTED)
+        ).one()
+        board.figures.insert(0, ("Dossiers administratifs à valider", pending_orgs))
+    elif role.role == Role.ADMINISTRATEUR:
+        day = today()
+        board.figures = [
+            ("Dispositifs au catalogue", db.exec(select(func.count()).select_from(Scheme)).one()),
+            ("Entités validées", db.exec(
+                select(func.count()).select_from(Organization)
+                .where(Organization.status == OrganizationStatus.VALIDATED)).one()),
+            ("Habilitations en vigueur", db.exec(
+                select(func.count()).select_from(Accreditation)
+                .where(Accreditation.start_date <= day, Accreditation.end_date >= day)).one()),
+            ("Demandes en décision CNH", db.exec(
+                select(func.count()).select_from(AccreditationRequest)
+                .where(AccreditationRequest.phase == RequestPhase.CNH)).one()),
+        ]
+    elif role.role == Role.DEMANDEUR:
+        board.organizations = db.exec(
+            select(Organization).where(Organization.created_by_id == role.person_id)
+            .order_by(Organization.created_at.desc()).limit(10)
+        ).all()
+    return board
+
+
+def _accreditations(db: Session, role: ActiveRole) -> list:
+    rows = db.exec(
+        select(Accreditation, Scheme.code, SchemeLevel.level)
+        .join(SchemeLevel, SchemeLevel.id == Accreditation.scheme_level_id)
+        .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+        .where(accreditation_scope(role))
+        .order_by(Accreditation.end_date.desc())
+        .limit(10)
+    ).all()
+    suspensions = suspensions_by_accreditation(db, [a.id for a, _, _ in rows])
+    day = today()
+    return [(acc, f"{code} / {level}", status_on(acc, suspensions[acc.id], day))
+            for acc, code, level in rows]
+
+
+def _session_counts(db: Session, role: ActiveRole) -> list[tuple[str, int]]:
+    counts = dict(db.exec(
+        select(CertSession.state, func.count())
+        .where(cert_session_scope(role))
+        .group_by(CertSession.state)
+    ).all())
+    return [(f"Sessions — {SESSION_STATE_LABELS[s]}", counts.get(s, 0)) for s in SessionState]
+
+
+def _sessions(db: Session, role: ActiveRole, state: SessionState) -> list:
+    return db.exec(
+        select(CertSession, Organization.name, Scheme.code, SchemeLevel.level)
+        .join(Organization, Organization.id == CertSession.organization_id)
+        .join(SchemeLevel, SchemeLevel.id == CertSession.scheme_level_id)
+        .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+        .where(cert_session_scope(role), CertSession.state == state)
+        .order_by(CertSession.updated_at.desc())
+        .limit(10)
+    ).all()
+
+
+def _trainer_certificates(db: Session, role: ActiveRole) -> list:
+    return db.exec(
+        select(Certificate, CertificateModel.name, Scheme.code, SchemeLevel.level)
+        .join(CertificateModel, CertificateModel.id == Certificate.certificate_model_id)
+        .join(SchemeLevel, SchemeLevel.id == Certificate.scheme_level_id)
+        .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+        .where(Certificate.person_id == role.person_id, Certificate.valid_until >= today())
+        .order_by(Certificate.valid_until.desc())
+    ).all()

@@ -1,0 +1,26 @@
+"""E-mails go through the outbox: a row written in the same transaction as the change,
+sent later by a worker (jobs.mail), retried with back-off, never lost."""
+
+from email.utils import make_msgid
+
+from flask import current_app, render_template
+from sqlmodel import Session
+
+from app.domain.background import enqueue_after_commit
+from app.models import OutboxEmail
+
+
+def queue_email(db: Session, *, to: str, subject: str, template: str, context: dict,
+                category: str, person_id: int | None = None) -> OutboxEmail:
+    """Render `emails/<template>.txt` and `.html` and write the outbox row.
+
+    Nothing is sent until the caller commits; then a worker is asked to deliver it."""
+    base = {"base_url": current_app.config["BASE_URL"], "subject": subject}
+    text = render_template(f"emails/{template}.txt", **base, **context)
+    html = render_template(f"emails/{template}.html", **base, **context)
+    domain = current_app.config["MAIL_FROM"].rsplit("@", 1)[-1].strip(">")
+    row = OutboxEmail(message_id=make_msgid(domain=domain), to_address=to, subject=subject,
+                      text_body=text, html_body=html, category=category, person_id=person_id)
+    db.add(row)
+    enqueue_after_commit(db, "jobs.mail.deliver_outbox")
+    return row

@@ -1,0 +1,26 @@
+"""All tables, imported here so SQLModel.metadata knows them (Alembic, tests)."""
+
+from app.models.accreditations import (  # noqa: F401
+    Accreditation,
+    AccreditationRequest,
+    Delegation,
+    Equipment,
+    Platform,
+    RequestDocument,
+    Suspension,
+)
+from app.models.audit import AuditEvent, StatCounter  # noqa: F401
+from app.models.cert_sessions import CertSession, SessionState, Trainee  # noqa: F401
+from app.models.certificates import Bundle, Certificate, NumberSequence  # noqa: F401
+from app.models.files import StoredFile, StoredFileChunk  # noqa: F401
+from app.models.help import ContactRequest, FaqEntry  # noqa: F401
+from app.models.messaging import (  # noqa: F401
+    Alert,
+    MessageReceipt,
+    Notification,
+    OutboxEmail,
+    TargetedMessage,
+)
+from app.models.organizations import Organization, OrganizationChange  # noqa: F401
+from app.models.people import AccountToken, Person, Role, RoleGrant  # noqa: F401
+from app.models.reference import CertificateModel, Department, Fund, Scheme, SchemeLevel  # noqa: F401

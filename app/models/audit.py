@@ -1,0 +1,39 @@
+"""Audit trail and anonymous statistics."""
+
+from datetime import datetime
+
+from sqlmodel import JSON, Column, Field, Index, SQLModel, UniqueConstraint
+
+from app.models.base import created_at_field, fk
+
+
+class AuditEvent(SQLModel, table=True):
+    __table_args__ = (Index("ix_auditevent_object", "object_type", "object_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = created_at_field()
+    actor_id: int | None = fk("person.id", nullable=True, index=False, ondelete="SET NULL")
+    action: str = Field(max_length=60)
+    object_type: str = Field(max_length=40)
+    object_id: int | None = None
+    from_state: str | None = Field(default=None, max_length=40)
+    to_state: str | None = Field(default=None, max_length=40)
+    comment: str | None = None
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class StatCounter(SQLModel, table=True):
+    """Anonymous counts of certified trainees, kept when session data is purged."""
+
+    __table_args__ = (
+        UniqueConstraint("year", "department_code", "scheme_code", "level", "is_refresher"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    department_code: str = Field(max_length=3)
+    scheme_code: str = Field(max_length=30)
+    level: int
+    is_refresher: bool = False
+    successes: int = 0
+    failures: int = 0

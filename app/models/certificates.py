@@ -1,0 +1,57 @@
+"""Issued certificates, certificate bundles and numbering sequences."""
+
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+from app.models.base import created_at_field, fk
+
+
+class Certificate(SQLModel, table=True):
+    """An issued certificate. After the purge only anonymous verification data remains
+    (initials, birth year), plus the holder link for trainer certificates."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20, unique=True)
+    verification_code: str = Field(max_length=64, unique=True)
+    cert_session_id: int | None = fk("certsession.id", nullable=True, ondelete="SET NULL")
+    trainee_id: int | None = fk("trainee.id", nullable=True, ondelete="SET NULL")
+    person_id: int | None = fk("person.id", nullable=True)
+    certificate_model_id: int = fk("certificatemodel.id", index=False)
+    scheme_level_id: int = fk("schemelevel.id", index=False)
+    organization_id: int | None = fk("organization.id", nullable=True, index=False)
+    holder_initials: str = Field(max_length=10)
+    holder_birth_year: int
+    session_end_date: date
+    valid_until: date = Field(index=True)
+    issued_at: datetime = created_at_field()
+    file_id: int | None = fk("storedfile.id", nullable=True, index=False)
+
+
+class Bundle(SQLModel, table=True):
+    """The 15-day download of a closed session's certificates."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    cert_session_id: int | None = fk(
+        "certsession.id", nullable=True, ondelete="SET NULL"
+    )
+    status: str = Field(default="en_attente", max_length=20)
+    done: int = 0
+    total: int = 0
+    zip_file_id: int | None = fk("storedfile.id", nullable=True, index=False)
+    pdf_file_id: int | None = fk("storedfile.id", nullable=True, index=False)
+    job_id: str | None = Field(default=None, max_length=64)
+    error: str | None = None
+    created_at: datetime = created_at_field()
+    expires_at: datetime = Field(index=True)
+
+
+class NumberSequence(SQLModel, table=True):
+    """Counters for sequential numbers (certificates per year, entity codes)."""
+
+    __table_args__ = (UniqueConstraint("name", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40)
+    year: int = 0
+    value: int = 0

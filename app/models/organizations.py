@@ -1,0 +1,86 @@
+"""Entities (organisations) and their administrative changes awaiting the fund."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from app.models.base import created_at_field, fk
+
+
+class OrganizationKind(StrEnum):
+    TRAINING = "organisme_formation"
+    COMPANY = "entreprise"
+    AUTHORITY = "collectivite"
+    OTHER = "autre"
+
+
+ORGANIZATION_KIND_LABELS = {
+    OrganizationKind.TRAINING: "Organisme de formation",
+    OrganizationKind.COMPANY: "Entreprise",
+    OrganizationKind.AUTHORITY: "Collectivité",
+    OrganizationKind.OTHER: "Autre",
+}
+
+# letter used in accreditation numbers
+ORGANIZATION_KIND_LETTERS = {
+    OrganizationKind.TRAINING: "O",
+    OrganizationKind.COMPANY: "E",
+    OrganizationKind.AUTHORITY: "C",
+    OrganizationKind.OTHER: "A",
+}
+
+
+class OrganizationStatus(StrEnum):
+    DRAFT = "brouillon"
+    SUBMITTED = "en_validation"
+    VALIDATED = "valide"
+    REFUSED = "refuse"
+    ABANDONED = "abandonne"
+
+
+class Organization(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    # 5-digit entity code used in accreditation numbers, given at validation
+    code: str | None = Field(default=None, max_length=5, unique=True)
+    kind: str = Field(max_length=30)
+    name: str = Field(max_length=200, index=True)
+    regime: str | None = Field(default=None, max_length=100)
+    siret: str | None = Field(default=None, max_length=14, index=True)
+    activity_number: str | None = Field(default=None, max_length=11)
+    urssaf_file_id: int | None = fk("storedfile.id", nullable=True, index=False)
+    urssaf_issued_on: datetime | None = None
+    address: str | None = Field(default=None, max_length=250)
+    postal_code: str | None = Field(default=None, max_length=5)
+    city: str | None = Field(default=None, max_length=100)
+    department_code: str | None = Field(default=None, max_length=3)
+    fund_id: int | None = fk("fund.id", nullable=True)
+    status: str = Field(default=OrganizationStatus.DRAFT, max_length=20, index=True)
+    signatory_last_name: str | None = Field(default=None, max_length=100)
+    signatory_first_name: str | None = Field(default=None, max_length=100)
+    signatory_function: str | None = Field(default=None, max_length=100)
+    public_listing: bool = False
+    public_email: str | None = Field(default=None, max_length=254)
+    public_phone: str | None = Field(default=None, max_length=20)
+    public_website: str | None = Field(default=None, max_length=250)
+    created_by_id: int | None = fk("person.id", nullable=True)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+    submitted_at: datetime | None = None
+    validated_at: datetime | None = None
+
+
+class OrganizationChange(SQLModel, table=True):
+    """Administrative data changes (type, raison sociale, régime, SIRET, URSSAF, address)
+    that apply only once the fund validates them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = fk("organization.id")
+    requested_by_id: int = fk("person.id")
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    urssaf_file_id: int | None = fk("storedfile.id", nullable=True, index=False)
+    status: str = Field(default="en_attente", max_length=20, index=True)
+    comment: str | None = None
+    created_at: datetime = created_at_field()
+    decided_at: datetime | None = None
+    decided_by_id: int | None = fk("person.id", nullable=True, index=False)

@@ -1,0 +1,76 @@
+"""People, the roles they hold, and their account links."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+from app.models.base import created_at_field, fk
+
+
+class Role(StrEnum):
+    DEMANDEUR = "demandeur"
+    GESTIONNAIRE = "gestionnaire"
+    DELEGATAIRE = "delegataire"
+    FORMATEUR = "formateur"
+    INSTRUCTEUR = "instructeur"
+    ADMINISTRATEUR = "administrateur"
+
+
+ROLE_LABELS = {
+    Role.DEMANDEUR: "Demandeur",
+    Role.GESTIONNAIRE: "Gestionnaire",
+    Role.DELEGATAIRE: "Délégataire",
+    Role.FORMATEUR: "Formateur",
+    Role.INSTRUCTEUR: "Instructeur",
+    Role.ADMINISTRATEUR: "Administrateur",
+}
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    forprev_number: str = Field(max_length=8, unique=True)
+    email: str = Field(max_length=254, unique=True)
+    last_name: str = Field(max_length=100, index=True)
+    first_name: str = Field(max_length=100)
+    birth_date: date | None = None
+    password_hash: str | None = Field(default=None, max_length=200)
+    active: bool = True
+    # bumped when the password changes: every other login session carries the old value
+    auth_version: int = 1
+    notify_alerts: bool = True
+    notify_notifications: bool = True
+    notify_messages: bool = True
+    onboarded_at: datetime | None = None
+    trainer_fund_id: int | None = fk("fund.id", nullable=True)
+    last_login_at: datetime | None = None
+    created_at: datetime = created_at_field()
+
+
+class RoleGrant(SQLModel, table=True):
+    """A role held by a person, scoped to an organization (gestionnaire, délégataire)
+    or a fund (instructeur)."""
+
+    __table_args__ = (UniqueConstraint("person_id", "role", "organization_id", "fund_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = fk("person.id", ondelete="CASCADE")
+    role: str = Field(max_length=20, index=True)
+    organization_id: int | None = fk("organization.id", nullable=True)
+    fund_id: int | None = fk("fund.id", nullable=True)
+    active: bool = True
+    created_at: datetime = created_at_field()
+
+
+class AccountToken(SQLModel, table=True):
+    """A single-use link (password, first password, account confirmation, e-mail change).
+    Only the token's hash is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = fk("person.id", ondelete="CASCADE")
+    purpose: str = Field(max_length=20)
+    token_hash: str = Field(max_length=64, unique=True)
+    new_email: str | None = Field(default=None, max_length=254)
+    created_at: datetime = created_at_field()
+    expires_at: datetime
+    used_at: datetime | None = None

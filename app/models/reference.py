@@ -1,0 +1,58 @@
+"""Reference data: regional funds, departments, schemes, levels, certificate models."""
+
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+from app.models.base import fk
+
+
+class Fund(SQLModel, table=True):
+    """A caisse: CARSAT, CRAMIF, CGSS or CSS."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=120)
+
+
+class Department(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=3)
+    fund_id: int = fk("fund.id")
+
+
+class Scheme(SQLModel, table=True):
+    """A dispositif (SST, PRAP-IBC, CATEC…)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=30, unique=True)
+    name: str = Field(max_length=200)
+    technical_requirements: bool = False
+    active: bool = True
+
+
+class SchemeLevel(SQLModel, table=True):
+    """A dispositif at one level, with its session rules (defaults from the reference)."""
+
+    __table_args__ = (UniqueConstraint("scheme_id", "level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scheme_id: int = fk("scheme.id")
+    level: int
+    programme_required: bool = True
+    min_trainees: int = 1
+    max_trainees: int = 15
+    # above this count (and up to max_trainees) the session is accepted with a warning
+    warn_above: int | None = None
+    initial_hours: int | None = None
+    mac_hours: int | None = None
+    inrs_only: bool = False
+
+
+class CertificateModel(SQLModel, table=True):
+    """A "certificat à éditer" of a dispositif-level, with its validity."""
+
+    __table_args__ = (UniqueConstraint("scheme_level_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scheme_level_id: int = fk("schemelevel.id")
+    name: str = Field(max_length=200)
+    validity_months: int
+    active: bool = True

@@ -1,0 +1,146 @@
+"""What every page shares: security headers, French error pages, Jinja filters,
+the left menu per role, and the page-or-fragment rendering of htmx screens."""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import g, render_template, request
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from app.clock import to_paris
+from app.domain.access import can
+from app.models.people import Role
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+ERROR_PAGES = {
+    400: ("Requête invalide", "La demande n'a pas pu être comprise. Vérifiez votre saisie et réessayez."),
+    403: ("Accès refusé", "Votre rôle actif ne permet pas d'accéder à cette page. "
+                          "Changez de rôle dans le menu en haut à droite si vous en avez un autre."),
+    404: ("Page introuvable", "Cette page n'existe pas ou n'existe plus."),
+    405: ("Action non permise", "Cette action n'est pas possible à cette adresse."),
+    409: ("Conflit de modification", "Quelqu'un a modifié ces données pendant que vous les "
+                                     "consultiez. Rechargez la page pour voir la dernière version."),
+    413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée (20 Mo)."),
+    422: ("Saisie incorrecte", "Certaines informations saisies ne sont pas valables. "
+                               "Corrigez-les et réessayez."),
+    429: ("Trop de tentatives", "Trop de tentatives en peu de temps. Patientez un moment et réessayez."),
+    500: ("Erreur interne", "Une erreur inattendue s'est produite. Elle a été enregistrée ; "
+                            "réessayez dans un instant ou contactez l'assistance."),
+}
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    label: str
+    endpoint: str
+    action: str
+
+
+# Left menu: shown when the active role may do `action` and the screen exists.
+MENU = [
+    MenuEntry("Tableau de bord", "dashboard.index", "dashboard.view"),
+    MenuEntry("Mon entité", "organizations.mine", "organization.view"),
+    MenuEntry("Habilitations", "accreditations.index", "accreditation.list"),
+    MenuEntry("Demandes à instruire", "instruction.requests", "request.instruct"),
+    MenuEntry("Catalogue des dispositifs", "catalogue.index", "catalogue.view"),
+]
+HELP_ENTRY = MenuEntry("Aide et assistance", "help.index", "help.view")
+
+
+def menu_for(role, endpoints: set[str]) -> list[MenuEntry]:
+    entries = [e for e in MENU if e.endpoint in endpoints and can(role, e.action)]
+    return [*entries, HELP_ENTRY]
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+
+
+def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context):
+    """One view, one template pair: the fragment for htmx, the whole page otherwise."""
+    template = fragment if is_htmx() else page
+    return render_template(template, **context), status, {"Vary": "HX-Request"}
+
+
+def _date_fr(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return to_paris(value).strftime("%d/%m/%Y")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
+def _datetime_fr(value) -> str:
+    if value is None:
+        return ""
+    return to_paris(value).strftime("%d/%m/%Y à %H:%M")
+
+
+def init_app(app) -> None:
+    app.jinja_env.filters["date_fr"] = _date_fr
+    app.jinja_env.filters["datetime_fr"] = _datetime_fr
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def _shell():
+        endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+        role = g.get("active_role")
+        return {
+            "active_role": role,
+            "roles": g.get("roles", []),
+            "menu": menu_for(role, endpoints) if role else [],
+            "Role": Role,
+            "development": app.config["ENV"] == "development",
+        }
+
+    @app.after_request
+    def _headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def _error_page(code: int, detail: str | None = None):
+        title, message = ERROR_PAGES.get(code, ERROR_PAGES[500])
+        template = "errors/_error.html" if is_htmx() else "errors/error.html"
+        return render_template(template, code=code, title=title,
+                               message=Markup.escape(detail or message)), code
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(_exc):
+        return _error_page(400, "Votre formulaire a expiré ou ne vient pas de Forprev. "
+                                "Rechargez la page et recommencez.")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc):
+        if exc.code in (301, 302, 303, 307, 308):
+            return exc
+        return _error_page(exc.code or 500, getattr(exc, "forprev_message", None))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        log.exception("Erreur inattendue sur %s", request.path)
+        return _error_page(500)

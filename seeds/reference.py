@@ -1,0 +1,110 @@
+"""Reference data of REFERENCE.md §1–§3, loaded idempotently (`flask seed reference`).
+
+Running it again updates names and rules in place and adds what is missing; it never
+deletes, so an administrator's later additions stay.
+"""
+
+from sqlmodel import Session, select
+
+from app.models import CertificateModel, Department, Fund, Scheme, SchemeLevel
+
+FUNDS = [
+    ("ALSACE-MOSELLE", "Carsat Alsace-Moselle", "57 67 68"),
+    ("AQUITAINE", "Carsat Aquitaine", "24 33 40 47 64"),
+    ("AUVERGNE", "Carsat Auvergne", "03 15 43 63"),
+    ("BFC", "Carsat Bourgogne-Franche-Comté", "21 25 39 58 70 71 89 90"),
+    ("BRETAGNE", "Carsat Bretagne", "22 29 35 56"),
+    ("CENTRE-VAL-DE-LOIRE", "Carsat Centre-Val de Loire", "18 28 36 37 41 45"),
+    ("CENTRE-OUEST", "Carsat Centre-Ouest", "16 17 19 23 79 86 87"),
+    ("HAUTS-DE-FRANCE", "Carsat Hauts-de-France", "02 59 60 62 80"),
+    ("LANGUEDOC-ROUSSILLON", "Carsat Languedoc-Roussillon", "11 30 34 48 66"),
+    ("MIDI-PYRENEES", "Carsat Midi-Pyrénées", "09 12 31 32 46 65 81 82"),
+    ("NORMANDIE", "Carsat Normandie", "14 27 50 61 76"),
+    ("NORD-EST", "Carsat Nord-Est", "08 10 51 52 54 55 88"),
+    ("PAYS-DE-LA-LOIRE", "Carsat Pays de la Loire", "44 49 53 72 85"),
+    ("RHONE-ALPES", "Carsat Rhône-Alpes", "01 07 26 38 42 69 73 74"),
+    ("SUD-EST", "Carsat Sud-Est", "04 05 06 13 2A 2B 83 84"),
+    ("CRAMIF", "Cramif (Île-de-France)", "75 77 78 91 92 93 94 95"),
+    ("GUADELOUPE", "CGSS Guadeloupe", "971 977 978"),
+    ("MARTINIQUE", "CGSS Martinique", "972"),
+    ("GUYANE", "CGSS Guyane", "973"),
+    ("REUNION", "CGSS La Réunion", "974"),
+    ("MAYOTTE", "CSS Mayotte", "976"),
+]
+
+# code, name, levels, technical requirements
+SCHEMES = [
+    ("SST", "Sauvetage secourisme du travail", (1, 2, 3), False),
+    ("PRAP-IBC", "Prévention des risques liés à l'activité physique — industrie, BTP, "
+                 "commerce", (1, 2, 3), False),
+    ("PRAP-2S", "Prévention des risques liés à l'activité physique — sanitaire et social",
+     (1, 2, 3), False),
+    ("ALM", "Accompagnement de la mobilité de la personne aidée", (1, 2), False),
+    ("APS-ASD", "Acteur prévention secours — aide et soin à domicile", (1, 2, 3), False),
+    ("CATEC", "Travail en espaces confinés — assainissement", (1, 2), True),
+    ("ECHAF", "Montage et utilisation des échafaudages", (1, 2), True),
+    ("AMIANTE-SS4", "Amiante sous-section 4 — formateurs", (2,), False),
+]
+
+# (scheme, level): session rules differing from the default of 1 to 15 trainees
+LEVEL_RULES = {
+    ("SST", 1): {"min_trainees": 4, "max_trainees": 14, "warn_above": 10,
+                 "initial_hours": 14, "mac_hours": 7, "programme_required": False},
+    ("SST", 2): {"min_trainees": 5, "max_trainees": 10},
+}
+
+CERTIFICATE_MODELS = [
+    ("SST", 1, "Certificat de sauveteur secouriste du travail", 24),
+    ("SST", 2, "Certificat de formateur SST", 36),
+    ("SST", 3, "Certificat de formateur de formateurs SST", 36),
+    ("PRAP-IBC", 1, "Certificat d'acteur PRAP IBC", 24),
+    ("PRAP-IBC", 2, "Certificat de formateur PRAP IBC", 36),
+    ("PRAP-2S", 1, "Certificat d'acteur PRAP 2S", 24),
+    ("PRAP-2S", 2, "Certificat de formateur PRAP 2S", 36),
+    ("ALM", 1, "Certificat d'acteur ALM", 24),
+    ("ALM", 2, "Certificat de formateur ALM", 36),
+    ("APS-ASD", 1, "Certificat d'acteur prévention secours ASD", 24),
+    ("APS-ASD", 2, "Certificat de formateur APS-ASD", 36),
+    ("CATEC", 1, "Certificat CATEC — intervenant", 36),
+    ("CATEC", 1, "Certificat CATEC — surveillant", 36),
+    ("CATEC", 2, "Certificat de formateur CATEC", 36),
+    ("ECHAF", 1, "Certificat de monteur d'échafaudage", 60),
+    ("ECHAF", 2, "Certificat de formateur échafaudage", 36),
+    ("AMIANTE-SS4", 2, "Certificat de formateur amiante SS4", 36),
+]
+
+
+def _upsert(db: Session, model, where: dict, values: dict):
+    row = db.exec(select(model).filter_by(**where)).first()
+    if row is None:
+        row = model(**where, **values)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    db.add(row)
+    db.flush()
+    return row
+
+
+def load_reference(db: Session) -> dict:
+    """Insert or update every reference row; returns counts for the CLI to print."""
+    for code, name, departments in FUNDS:
+        fund = _upsert(db, Fund, {"code": code}, {"name": name})
+        for department in departments.split():
+            _upsert(db, Department, {"code": department}, {"fund_id": fund.id})
+    levels = {}
+    for code, name, scheme_levels, technical in SCHEMES:
+        scheme = _upsert(db, Scheme, {"code": code},
+                         {"name": name, "technical_requirements": technical})
+        for level in scheme_levels:
+            rules = {"min_trainees": 1, "max_trainees": 15, "warn_above": None,
+                     "programme_required": True, "inrs_only": level == 3}
+            rules.update(LEVEL_RULES.get((code, level), {}))
+            levels[(code, level)] = _upsert(
+                db, SchemeLevel, {"scheme_id": scheme.id, "level": level}, rules
+            )
+    for code, level, name, months in CERTIFICATE_MODELS:
+        _upsert(db, CertificateModel, {"scheme_level_id": levels[(code, level)].id, "name": name},
+                {"validity_months": months})
+    return {"caisses": len(FUNDS), "dispositifs": len(SCHEMES),
+            "certificats": len(CERTIFICATE_MODELS)}
