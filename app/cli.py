@@ -64,8 +64,11 @@ def seed_demo():
     with _session() as db:
         loaded = load_demo(db)
         db.commit()
-    click.echo("Données de démonstration chargées." if loaded
-               else "Données de démonstration déjà présentes.")
+    click.echo(
+        "Données de démonstration chargées."
+        if loaded
+        else "Données de démonstration déjà présentes."
+    )
 
 
 @click.command("demo-logins")
@@ -97,8 +100,7 @@ def scheduler():
     from jobs.scheduler import run_forever
 
     logging.basicConfig(level=logging.INFO)
-    run_forever(current_app._get_current_object(), _session,
-                current_app.config["SCHEDULER_TICK"])
+    run_forever(current_app._get_current_object(), _session, current_app.config["SCHEDULER_TICK"])
 
 
 @click.command("mailcatcher")
@@ -109,8 +111,11 @@ def mailcatcher(port):
 
     if current_app.config["ENV"] != "development":
         raise click.ClickException("Le collecteur de courriels ne sert qu'en développement.")
-    serve(current_app.config["SMTP_HOST"], port or current_app.config["SMTP_PORT"],
-          current_app.config["MAILBOX_DIR"])
+    serve(
+        current_app.config["SMTP_HOST"],
+        port or current_app.config["SMTP_PORT"],
+        current_app.config["MAILBOX_DIR"],
+    )
 
 
 def register_cli(app) -> None:

@@ -34,8 +34,7 @@ def requested_page() -> int:
         return 1
 
 
-def paginate(db: Session, statement, page: int | None = None,
-             per_page: int | None = None) -> Page:
+def paginate(db: Session, statement, page: int | None = None, per_page: int | None = None) -> Page:
     page = page or requested_page()
     per_page = per_page or current_app.config["PAGE_SIZE"]
     total = db.exec(select(func.count()).select_from(statement.order_by(None).subquery())).one()

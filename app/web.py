@@ -30,19 +30,36 @@ SECURITY_HEADERS = {
 }
 
 ERROR_PAGES = {
-    400: ("Requête invalide", "La demande n'a pas pu être comprise. Vérifiez votre saisie et réessayez."),
-    403: ("Accès refusé", "Votre rôle actif ne permet pas d'accéder à cette page. "
-                          "Changez de rôle dans le menu en haut à droite si vous en avez un autre."),
+    400: (
+        "Requête invalide",
+        "La demande n'a pas pu être comprise. Vérifiez votre saisie et réessayez.",
+    ),
+    403: (
+        "Accès refusé",
+        "Votre rôle actif ne permet pas d'accéder à cette page. "
+        "Changez de rôle dans le menu en haut à droite si vous en avez un autre.",
+    ),
     404: ("Page introuvable", "Cette page n'existe pas ou n'existe plus."),
     405: ("Action non permise", "Cette action n'est pas possible à cette adresse."),
-    409: ("Conflit de modification", "Quelqu'un a modifié ces données pendant que vous les "
-                                     "consultiez. Rechargez la page pour voir la dernière version."),
+    409: (
+        "Conflit de modification",
+        "Quelqu'un a modifié ces données pendant que vous les "
+        "consultiez. Rechargez la page pour voir la dernière version.",
+    ),
     413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée (20 Mo)."),
-    422: ("Saisie incorrecte", "Certaines informations saisies ne sont pas valables. "
-                               "Corrigez-les et réessayez."),
-    429: ("Trop de tentatives", "Trop de tentatives en peu de temps. Patientez un moment et réessayez."),
-    500: ("Erreur interne", "Une erreur inattendue s'est produite. Elle a été enregistrée ; "
-                            "réessayez dans un instant ou contactez l'assistance."),
+    422: (
+        "Saisie incorrecte",
+        "Certaines informations saisies ne sont pas valables. Corrigez-les et réessayez.",
+    ),
+    429: (
+        "Trop de tentatives",
+        "Trop de tentatives en peu de temps. Patientez un moment et réessayez.",
+    ),
+    500: (
+        "Erreur interne",
+        "Une erreur inattendue s'est produite. Elle a été enregistrée ; "
+        "réessayez dans un instant ou contactez l'assistance.",
+    ),
 }
 
 
@@ -126,13 +143,17 @@ def init_app(app) -> None:
     def _error_page(code: int, detail: str | None = None):
         title, message = ERROR_PAGES.get(code, ERROR_PAGES[500])
         template = "errors/_error.html" if is_htmx() else "errors/error.html"
-        return render_template(template, code=code, title=title,
-                               message=Markup.escape(detail or message)), code
+        return render_template(
+            template, code=code, title=title, message=Markup.escape(detail or message)
+        ), code
 
     @app.errorhandler(CSRFError)
     def _csrf_error(_exc):
-        return _error_page(400, "Votre formulaire a expiré ou ne vient pas de Forprev. "
-                                "Rechargez la page et recommencez.")
+        return _error_page(
+            400,
+            "Votre formulaire a expiré ou ne vient pas de Forprev. "
+            "Rechargez la page et recommencez.",
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc):

@@ -48,8 +48,9 @@ def _message(app, mail: OutboxEmail) -> EmailMessage:
 
 
 def _connect(app) -> smtplib.SMTP:
-    smtp = smtplib.SMTP(app.config["SMTP_HOST"], app.config["SMTP_PORT"],
-                        timeout=app.config["SMTP_TIMEOUT"])
+    smtp = smtplib.SMTP(
+        app.config["SMTP_HOST"], app.config["SMTP_PORT"], timeout=app.config["SMTP_TIMEOUT"]
+    )
     if app.config["SMTP_STARTTLS"]:
         smtp.starttls()
     if app.config["SMTP_USER"]:

@@ -23,10 +23,12 @@ def tick(app, db) -> list[str]:
     enqueued = []
     queue = get_queue(app.config["REDIS_URL"])
     outbox_due = db.exec(
-        select(OutboxEmail.id).where(
+        select(OutboxEmail.id)
+        .where(
             OutboxEmail.status.in_([MailStatus.PENDING, MailStatus.SENDING]),
             OutboxEmail.next_attempt_at <= utcnow(),
-        ).limit(1)
+        )
+        .limit(1)
     ).first()
     if outbox_due is not None:
         queue.enqueue("jobs.mail.deliver_outbox")

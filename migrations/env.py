@@ -13,8 +13,9 @@ url = config.get_main_option("sqlalchemy.url") or load_settings({"TESTING": True
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=url, target_metadata=SQLModel.metadata, render_as_batch=True,
-                      literal_binds=True)
+    context.configure(
+        url=url, target_metadata=SQLModel.metadata, render_as_batch=True, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -31,8 +32,12 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=SQLModel.metadata,
-                      render_as_batch=True, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=SQLModel.metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -52,51 +52,93 @@ class _Demo:
     # --- helpers -----------------------------------------------------------------------
     def level(self, scheme_code: str, level: int) -> SchemeLevel:
         return self.db.exec(
-            select(SchemeLevel).join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+            select(SchemeLevel)
+            .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
             .where(Scheme.code == scheme_code, SchemeLevel.level == level)
         ).one()
 
     def model(self, scheme_code: str, level: int) -> CertificateModel:
         return self.db.exec(
-            select(CertificateModel).where(
-                CertificateModel.scheme_level_id == self.level(scheme_code, level).id
-            ).order_by(CertificateModel.id)
+            select(CertificateModel)
+            .where(CertificateModel.scheme_level_id == self.level(scheme_code, level).id)
+            .order_by(CertificateModel.id)
         ).first()
 
     def fund(self, code: str) -> Fund:
         return self.db.exec(select(Fund).where(Fund.code == code)).one()
 
-    def person(self, number: str, first: str, last: str, email: str, born: date,
-               trainer_fund: str | None = None) -> Person:
+    def person(
+        self,
+        number: str,
+        first: str,
+        last: str,
+        email: str,
+        born: date,
+        trainer_fund: str | None = None,
+    ) -> Person:
         person = Person(
-            forprev_number=number, email=email, first_name=first, last_name=last,
-            birth_date=born, password_hash=self.password_hash, onboarded_at=utcnow(),
+            forprev_number=number,
+            email=email,
+            first_name=first,
+            last_name=last,
+            birth_date=born,
+            password_hash=self.password_hash,
+            onboarded_at=utcnow(),
             trainer_fund_id=self.fund(trainer_fund).id if trainer_fund else None,
         )
         self.db.add(person)
         self.db.flush()
         return person
 
-    def grant(self, person: Person, role: Role, organization: Organization | None = None,
-              fund: Fund | None = None) -> RoleGrant:
-        grant = RoleGrant(person_id=person.id, role=role,
-                          organization_id=organization.id if organization else None,
-                          fund_id=fund.id if fund else None)
+    def grant(
+        self,
+        person: Person,
+        role: Role,
+        organization: Organization | None = None,
+        fund: Fund | None = None,
+    ) -> RoleGrant:
+        grant = RoleGrant(
+            person_id=person.id,
+            role=role,
+            organization_id=organization.id if organization else None,
+            fund_id=fund.id if fund else None,
+        )
         self.db.add(grant)
         self.db.flush()
         return grant
 
-    def organization(self, *, code, kind, name, siret, postal_code, city, address,
-                     creator: Person, status=OrganizationStatus.VALIDATED,
-                     activity_number=None) -> Organization:
+    def organization(
+        self,
+        *,
+        code,
+        kind,
+        name,
+        siret,
+        postal_code,
+        city,
+        address,
+        creator: Person,
+        status=OrganizationStatus.VALIDATED,
+        activity_number=None,
+    ) -> Organization:
         department, fund = fund_for_postal_code(self.db, postal_code)
         organization = Organization(
-            code=code if status == OrganizationStatus.VALIDATED else None, kind=kind,
-            name=name, regime="Régime général", siret=siret, activity_number=activity_number,
-            address=address, postal_code=postal_code, city=city,
-            department_code=department.code, fund_id=fund.id, status=status,
-            signatory_last_name="DURAND", signatory_first_name="Claire",
-            signatory_function="Directrice", created_by_id=creator.id,
+            code=code if status == OrganizationStatus.VALIDATED else None,
+            kind=kind,
+            name=name,
+            regime="Régime général",
+            siret=siret,
+            activity_number=activity_number,
+            address=address,
+            postal_code=postal_code,
+            city=city,
+            department_code=department.code,
+            fund_id=fund.id,
+            status=status,
+            signatory_last_name="DURAND",
+            signatory_first_name="Claire",
+            signatory_function="Directrice",
+            created_by_id=creator.id,
             submitted_at=utcnow(),
             validated_at=utcnow() if status == OrganizationStatus.VALIDATED else None,
         )
@@ -104,25 +146,50 @@ class _Demo:
         self.db.flush()
         return organization
 
-    def accreditation(self, organization: Organization, scheme_code: str, level: int, *,
-                      start: date, end: date, mobile: bool = False) -> Accreditation:
+    def accreditation(
+        self,
+        organization: Organization,
+        scheme_code: str,
+        level: int,
+        *,
+        start: date,
+        end: date,
+        mobile: bool = False,
+    ) -> Accreditation:
         scheme_level = self.level(scheme_code, level)
         accreditation = Accreditation(
             number=accreditation_number(
-                entity_code=organization.code, year=start.year, scheme_code=scheme_code,
-                level=level, organization_kind=organization.kind, sequence=0),
-            organization_id=organization.id, scheme_level_id=scheme_level.id,
-            start_date=start, end_date=end, mobile_platform=mobile,
+                entity_code=organization.code,
+                year=start.year,
+                scheme_code=scheme_code,
+                level=level,
+                organization_kind=organization.kind,
+                sequence=0,
+            ),
+            organization_id=organization.id,
+            scheme_level_id=scheme_level.id,
+            start_date=start,
+            end_date=end,
+            mobile_platform=mobile,
         )
         self.db.add(accreditation)
         self.db.flush()
         return accreditation
 
-    def request(self, organization: Organization, scheme_code: str, level: int,
-                phase: RequestPhase, creator: Person) -> AccreditationRequest:
+    def request(
+        self,
+        organization: Organization,
+        scheme_code: str,
+        level: int,
+        phase: RequestPhase,
+        creator: Person,
+    ) -> AccreditationRequest:
         request = AccreditationRequest(
-            organization_id=organization.id, scheme_level_id=self.level(scheme_code, level).id,
-            fund_id=organization.fund_id, kind=RequestKind.ADDITIONAL, phase=phase,
+            organization_id=organization.id,
+            scheme_level_id=self.level(scheme_code, level).id,
+            fund_id=organization.fund_id,
+            kind=RequestKind.ADDITIONAL,
+            phase=phase,
             created_by_id=creator.id,
             submitted_at=None if phase == RequestPhase.DRAFT else utcnow(),
         )
@@ -130,37 +197,66 @@ class _Demo:
         self.db.flush()
         return request
 
-    def certificate(self, holder: Person, scheme_code: str, level: int, end: date,
-                    organization: Organization | None = None) -> Certificate:
+    def certificate(
+        self,
+        holder: Person,
+        scheme_code: str,
+        level: int,
+        end: date,
+        organization: Organization | None = None,
+    ) -> Certificate:
         model = self.model(scheme_code, level)
         certificate = Certificate(
             number=next_certificate_number(self.db, end.year),
-            verification_code=new_verification_code(), person_id=holder.id,
-            certificate_model_id=model.id, scheme_level_id=model.scheme_level_id,
+            verification_code=new_verification_code(),
+            person_id=holder.id,
+            certificate_model_id=model.id,
+            scheme_level_id=model.scheme_level_id,
             organization_id=organization.id if organization else None,
             holder_initials=f"{holder.first_name[0]}. {holder.last_name[0]}.",
-            holder_birth_year=holder.birth_date.year, session_end_date=end,
+            holder_birth_year=holder.birth_date.year,
+            session_end_date=end,
             valid_until=end + relativedelta(months=model.validity_months),
         )
         self.db.add(certificate)
         self.db.flush()
         return certificate
 
-    def cert_session(self, organization, accreditation, creator, *, trainer, state,
-                     end: date, trainees: list[tuple], comment: str | None = None,
-                     location="Salle de formation", postal_code=None, city=None,
-                     last_actor=None) -> CertSession:
+    def cert_session(
+        self,
+        organization,
+        accreditation,
+        creator,
+        *,
+        trainer,
+        state,
+        end: date,
+        trainees: list[tuple],
+        comment: str | None = None,
+        location="Salle de formation",
+        postal_code=None,
+        city=None,
+        last_actor=None,
+    ) -> CertSession:
         cert_session = CertSession(
-            organization_id=organization.id, accreditation_id=accreditation.id,
+            organization_id=organization.id,
+            accreditation_id=accreditation.id,
             scheme_level_id=accreditation.scheme_level_id,
             certificate_model_id=self.db.exec(
                 select(CertificateModel.id).where(
-                    CertificateModel.scheme_level_id == accreditation.scheme_level_id)
+                    CertificateModel.scheme_level_id == accreditation.scheme_level_id
+                )
             ).first(),
-            created_by_id=creator.id, trainer_id=trainer.id if trainer else None,
-            location=location, postal_code=postal_code or organization.postal_code,
-            city=city or organization.city, is_refresher=False, end_date=end, state=state,
-            return_comment=comment, last_actor_id=(last_actor or creator).id,
+            created_by_id=creator.id,
+            trainer_id=trainer.id if trainer else None,
+            location=location,
+            postal_code=postal_code or organization.postal_code,
+            city=city or organization.city,
+            is_refresher=False,
+            end_date=end,
+            state=state,
+            return_comment=comment,
+            last_actor_id=(last_actor or creator).id,
         )
         if state == SessionState.CLOSED:
             cert_session.closed_at = utcnow()
@@ -169,9 +265,16 @@ class _Demo:
         self.db.add(cert_session)
         self.db.flush()
         for position, (last, first, born, passed) in enumerate(trainees):
-            self.db.add(Trainee(cert_session_id=cert_session.id, position=position,
-                                last_name=last, first_name=first, birth_date=born,
-                                passed=passed))
+            self.db.add(
+                Trainee(
+                    cert_session_id=cert_session.id,
+                    position=position,
+                    last_name=last,
+                    first_name=first,
+                    birth_date=born,
+                    passed=passed,
+                )
+            )
         self.db.flush()
         return cert_session
 
@@ -183,36 +286,71 @@ class _Demo:
 
         admin = self.person("INR00001", "Hélène", "BERNARD", ADMIN_EMAIL, date(1975, 3, 2))
         self.grant(admin, Role.ADMINISTRATEUR)
-        instr_am = self.person("CAM00001", "Thomas", "KLEIN", "instructeur@carsat-am.demo.forprev.fr",
-                               date(1980, 6, 14))
+        instr_am = self.person(
+            "CAM00001",
+            "Thomas",
+            "KLEIN",
+            "instructeur@carsat-am.demo.forprev.fr",
+            date(1980, 6, 14),
+        )
         self.grant(instr_am, Role.INSTRUCTEUR, fund=alsace)
-        instr_if = self.person("CRF00001", "Nadia", "BENALI", "instructeur@cramif.demo.forprev.fr",
-                               date(1983, 11, 5))
+        instr_if = self.person(
+            "CRF00001", "Nadia", "BENALI", "instructeur@cramif.demo.forprev.fr", date(1983, 11, 5)
+        )
         self.grant(instr_if, Role.INSTRUCTEUR, fund=cramif)
 
-        romain = self.person("ROM37899", "Romain", "MARTIN", "romain.martin@demo.forprev.fr",
-                             date(1979, 4, 21), trainer_fund="ALSACE-MOSELLE")
-        karine = self.person("KPA12345", "Karine", "PARIS", "karine.paris@demo.forprev.fr",
-                             date(1985, 9, 30))
-        stephane = self.person("SDE24680", "Stéphane", "DELORME",
-                               "stephane.delorme@demo.forprev.fr", date(1990, 1, 12))
-        julie = self.person("JDE11223", "Julie", "DEMANGE", "julie.demange@demo.forprev.fr",
-                            date(1992, 7, 8))
+        romain = self.person(
+            "ROM37899",
+            "Romain",
+            "MARTIN",
+            "romain.martin@demo.forprev.fr",
+            date(1979, 4, 21),
+            trainer_fund="ALSACE-MOSELLE",
+        )
+        karine = self.person(
+            "KPA12345", "Karine", "PARIS", "karine.paris@demo.forprev.fr", date(1985, 9, 30)
+        )
+        stephane = self.person(
+            "SDE24680", "Stéphane", "DELORME", "stephane.delorme@demo.forprev.fr", date(1990, 1, 12)
+        )
+        julie = self.person(
+            "JDE11223", "Julie", "DEMANGE", "julie.demange@demo.forprev.fr", date(1992, 7, 8)
+        )
         self.grant(julie, Role.DEMANDEUR)
 
         marose = self.organization(
-            code="67001", kind=OrganizationKind.TRAINING, name="MAROSE FORMATION",
-            siret="73282932000074", activity_number="42670123456", postal_code="67000",
-            city="STRASBOURG", address="12 rue du Dôme", creator=romain)
+            code="67001",
+            kind=OrganizationKind.TRAINING,
+            name="MAROSE FORMATION",
+            siret="73282932000074",
+            activity_number="42670123456",
+            postal_code="67000",
+            city="STRASBOURG",
+            address="12 rue du Dôme",
+            creator=romain,
+        )
         guy = self.organization(
-            code="75002", kind=OrganizationKind.COMPANY, name="FORMATION GUY",
-            siret="55208131766522", postal_code="75011", city="PARIS",
-            address="40 boulevard Voltaire", creator=karine)
+            code="75002",
+            kind=OrganizationKind.COMPANY,
+            name="FORMATION GUY",
+            siret="55208131766522",
+            postal_code="75011",
+            city="PARIS",
+            address="40 boulevard Voltaire",
+            creator=karine,
+        )
         self.organization(
-            code=None, kind=OrganizationKind.TRAINING, name="ATELIER PRÉVENTION 68",
-            siret="40483304800022", activity_number="42680000001", postal_code="68100",
-            city="MULHOUSE", address="3 rue de la Sinne", creator=julie,
-            status=OrganizationStatus.SUBMITTED)
+            code=None,
+            kind=OrganizationKind.TRAINING,
+            name="ATELIER PRÉVENTION 68",
+            siret="40483304800022",
+            activity_number="42680000001",
+            postal_code="68100",
+            city="MULHOUSE",
+            address="3 rue de la Sinne",
+            creator=julie,
+            status=OrganizationStatus.SUBMITTED,
+        )
 
         for organization in (marose, guy):
             self.grant(romain, Role.GESTIONNAIRE, organization=organization)
@@ -224,22 +362,45 @@ class _Demo:
         sst1 = self.accreditation(marose, "SST", 1, start=t - 2 * years, end=t + 3 * years)
         self.accreditation(marose, "SST", 2, start=t - 1 * years, end=t + 4 * years)
         catec = self.accreditation(marose, "CATEC", 1, start=t - 1 * years, end=t + 4 * years)
-        self.db.add(Platform(accreditation_id=catec.id, name="Plateforme CATEC Strasbourg-Port",
-                             address="5 rue du Port du Rhin", postal_code="67100",
-                             city="STRASBOURG", cnh_approved_on=t - 1 * years))
-        self.db.add(Platform(accreditation_id=catec.id, name="Plateforme CATEC Haguenau",
-                             address="18 route de Bitche", postal_code="67500",
-                             city="HAGUENAU", cnh_approved_on=t - 1 * years))
+        self.db.add(
+            Platform(
+                accreditation_id=catec.id,
+                name="Plateforme CATEC Strasbourg-Port",
+                address="5 rue du Port du Rhin",
+                postal_code="67100",
+                city="STRASBOURG",
+                cnh_approved_on=t - 1 * years,
+            )
+        )
+        self.db.add(
+            Platform(
+                accreditation_id=catec.id,
+                name="Plateforme CATEC Haguenau",
+                address="18 route de Bitche",
+                postal_code="67500",
+                city="HAGUENAU",
+                cnh_approved_on=t - 1 * years,
+            )
+        )
         self.db.add(Equipment(accreditation_id=catec.id, label="Détecteur 4 gaz", quantity=6))
         self.db.add(Equipment(accreditation_id=catec.id, label="Trépied et treuil", quantity=2))
-        self.accreditation(marose, "PRAP-IBC", 1, start=t - 5 * years + relativedelta(months=4),
-                           end=t + relativedelta(months=4))
+        self.accreditation(
+            marose,
+            "PRAP-IBC",
+            1,
+            start=t - 5 * years + relativedelta(months=4),
+            end=t + relativedelta(months=4),
+        )
         self.accreditation(marose, "ALM", 1, start=t - 6 * years, end=t - relativedelta(months=2))
-        suspended = self.accreditation(marose, "APS-ASD", 1, start=t - 2 * years,
-                                       end=t + 3 * years)
-        self.db.add(Suspension(accreditation_id=suspended.id, start_date=t - timedelta(days=20),
-                               end_date=t + timedelta(days=70),
-                               reason="Non-respect du cahier des charges (formateur non à jour)"))
+        suspended = self.accreditation(marose, "APS-ASD", 1, start=t - 2 * years, end=t + 3 * years)
+        self.db.add(
+            Suspension(
+                accreditation_id=suspended.id,
+                start_date=t - timedelta(days=20),
+                end_date=t + timedelta(days=70),
+                reason="Non-respect du cahier des charges (formateur non à jour)",
+            )
+        )
         guy_sst1 = self.accreditation(guy, "SST", 1, start=t - 1 * years, end=t + 4 * years)
         self.db.add(Delegation(person_id=stephane.id, accreditation_id=sst1.id))
 
@@ -251,15 +412,38 @@ class _Demo:
         self.request(guy, "ALM", 1, RequestPhase.CNH, karine)
 
         # trainers: valid, expired, wrong dispositif, wrong level
-        stephanie = self.person("STE55501", "Stéphanie", "WEBER",
-                                "stephanie.weber@demo.forprev.fr", date(1982, 2, 17),
-                                trainer_fund="ALSACE-MOSELLE")
-        expired = self.person("PAU55502", "Paul", "SCHMITT", "paul.schmitt@demo.forprev.fr",
-                              date(1970, 10, 3), trainer_fund="ALSACE-MOSELLE")
-        prap = self.person("LEA55503", "Léa", "MULLER", "lea.muller@demo.forprev.fr",
-                           date(1988, 5, 25), trainer_fund="CRAMIF")
-        level3 = self.person("MAR55504", "Marc", "HOFFMANN", "marc.hoffmann@demo.forprev.fr",
-                             date(1968, 12, 1), trainer_fund="CRAMIF")
+        stephanie = self.person(
+            "STE55501",
+            "Stéphanie",
+            "WEBER",
+            "stephanie.weber@demo.forprev.fr",
+            date(1982, 2, 17),
+            trainer_fund="ALSACE-MOSELLE",
+        )
+        expired = self.person(
+            "PAU55502",
+            "Paul",
+            "SCHMITT",
+            "paul.schmitt@demo.forprev.fr",
+            date(1970, 10, 3),
+            trainer_fund="ALSACE-MOSELLE",
+        )
+        prap = self.person(
+            "LEA55503",
+            "Léa",
+            "MULLER",
+            "lea.muller@demo.forprev.fr",
+            date(1988, 5, 25),
+            trainer_fund="CRAMIF",
+        )
+        level3 = self.person(
+            "MAR55504",
+            "Marc",
+            "HOFFMANN",
+            "marc.hoffmann@demo.forprev.fr",
+            date(1968, 12, 1),
+            trainer_fund="CRAMIF",
+        )
         for trainer in (stephanie, expired, prap, level3):
             self.grant(trainer, Role.FORMATEUR)
         self.certificate(romain, "SST", 2, t - 1 * years, marose)
@@ -269,51 +453,119 @@ class _Demo:
         self.certificate(level3, "SST", 3, t - 1 * years)
 
         # certification sessions in every state
-        people = [("LAMBERT", "Régine", date(1977, 4, 6)), ("FISCHER", "Myriam", date(1978, 3, 15)),
-                  ("JUNG", "Pierre", date(1964, 2, 18)), ("ROTH", "Camille", date(1995, 8, 9)),
-                  ("MEYER", "Lucas", date(2000, 11, 23))]
+        people = [
+            ("LAMBERT", "Régine", date(1977, 4, 6)),
+            ("FISCHER", "Myriam", date(1978, 3, 15)),
+            ("JUNG", "Pierre", date(1964, 2, 18)),
+            ("ROTH", "Camille", date(1995, 8, 9)),
+            ("MEYER", "Lucas", date(2000, 11, 23)),
+        ]
 
         def trainees(results):
             return [(*people[i], result) for i, result in enumerate(results)]
 
-        self.cert_session(marose, sst1, romain, trainer=None, state=SessionState.DRAFT,
-                          end=t + timedelta(days=20), trainees=trainees([None] * 2))
-        self.cert_session(marose, sst1, stephane, trainer=stephanie, state=SessionState.TRAINER,
-                          end=t - timedelta(days=2), trainees=trainees([None] * 4))
-        self.cert_session(marose, sst1, romain, trainer=stephanie, state=SessionState.ENTITY,
-                          end=t - timedelta(days=5), trainees=trainees([True, True, False, True]),
-                          last_actor=stephanie)
-        self.cert_session(marose, sst1, romain, trainer=stephanie, state=SessionState.ENTITY,
-                          end=t - timedelta(days=3), trainees=trainees([None] * 4),
-                          comment="La date de fin de session est le 12 et non le 10 : "
-                                  "merci de corriger.", last_actor=stephanie)
-        closed = self.cert_session(marose, sst1, romain, trainer=stephanie,
-                                   state=SessionState.CLOSED, end=t - timedelta(days=8),
-                                   trainees=trainees([True, True, True, False, True]))
-        self.cert_session(guy, guy_sst1, karine, trainer=romain, state=SessionState.TRAINER,
-                          end=t - timedelta(days=1), trainees=trainees([None] * 5))
-        self.cert_session(guy, guy_sst1, karine, trainer=None, state=SessionState.DRAFT,
-                          end=t + timedelta(days=40), trainees=[])
+        self.cert_session(
+            marose,
+            sst1,
+            romain,
+            trainer=None,
+            state=SessionState.DRAFT,
+            end=t + timedelta(days=20),
+            trainees=trainees([None] * 2),
+        )
+        self.cert_session(
+            marose,
+            sst1,
+            stephane,
+            trainer=stephanie,
+            state=SessionState.TRAINER,
+            end=t - timedelta(days=2),
+            trainees=trainees([None] * 4),
+        )
+        self.cert_session(
+            marose,
+            sst1,
+            romain,
+            trainer=stephanie,
+            state=SessionState.ENTITY,
+            end=t - timedelta(days=5),
+            trainees=trainees([True, True, False, True]),
+            last_actor=stephanie,
+        )
+        self.cert_session(
+            marose,
+            sst1,
+            romain,
+            trainer=stephanie,
+            state=SessionState.ENTITY,
+            end=t - timedelta(days=3),
+            trainees=trainees([None] * 4),
+            comment="La date de fin de session est le 12 et non le 10 : merci de corriger.",
+            last_actor=stephanie,
+        )
+        closed = self.cert_session(
+            marose,
+            sst1,
+            romain,
+            trainer=stephanie,
+            state=SessionState.CLOSED,
+            end=t - timedelta(days=8),
+            trainees=trainees([True, True, True, False, True]),
+        )
+        self.cert_session(
+            guy,
+            guy_sst1,
+            karine,
+            trainer=romain,
+            state=SessionState.TRAINER,
+            end=t - timedelta(days=1),
+            trainees=trainees([None] * 5),
+        )
+        self.cert_session(
+            guy,
+            guy_sst1,
+            karine,
+            trainer=None,
+            state=SessionState.DRAFT,
+            end=t + timedelta(days=40),
+            trainees=[],
+        )
         self.closed_session = closed
 
-        self.db.add_all([
-            FaqEntry(module="compte", position=1, question="J'ai oublié mon mot de passe.",
-                     answer="Sur la page de connexion, choisissez « Mot de passe oublié » et "
-                            "saisissez votre e-mail ou votre numéro Forprev. Le lien reçu est "
-                            "valable 72 heures."),
-            FaqEntry(module="compte", position=2, question="Comment changer de rôle ?",
-                     answer="Si vous avez plusieurs rôles, choisissez-le dans la liste en haut "
-                            "à droite, à côté de « Déconnexion », puis « Changer ». Le menu et "
-                            "le tableau de bord suivent le rôle choisi."),
-            FaqEntry(module="certification", position=1,
-                     question="Quand puis-je déclarer une session de certification ?",
-                     answer="Une session peut être saisie de trois mois avant à un mois après "
-                            "sa date de fin, si l'habilitation est valide à cette date."),
-            FaqEntry(module="certification", position=2,
-                     question="Combien de temps les certificats sont-ils téléchargeables ?",
-                     answer="Pendant 15 jours à compter de leur génération ; ensuite la session "
-                            "et les données des stagiaires sont supprimées."),
-        ])
+        self.db.add_all(
+            [
+                FaqEntry(
+                    module="compte",
+                    position=1,
+                    question="J'ai oublié mon mot de passe.",
+                    answer="Sur la page de connexion, choisissez « Mot de passe oublié » et "
+                    "saisissez votre e-mail ou votre numéro Forprev. Le lien reçu est "
+                    "valable 72 heures.",
+                ),
+                FaqEntry(
+                    module="compte",
+                    position=2,
+                    question="Comment changer de rôle ?",
+                    answer="Si vous avez plusieurs rôles, choisissez-le dans la liste en haut "
+                    "à droite, à côté de « Déconnexion », puis « Changer ». Le menu et "
+                    "le tableau de bord suivent le rôle choisi.",
+                ),
+                FaqEntry(
+                    module="certification",
+                    position=1,
+                    question="Quand puis-je déclarer une session de certification ?",
+                    answer="Une session peut être saisie de trois mois avant à un mois après "
+                    "sa date de fin, si l'habilitation est valide à cette date.",
+                ),
+                FaqEntry(
+                    module="certification",
+                    position=2,
+                    question="Combien de temps les certificats sont-ils téléchargeables ?",
+                    answer="Pendant 15 jours à compter de leur génération ; ensuite la session "
+                    "et les données des stagiaires sont supprimées.",
+                ),
+            ]
+        )
         self.db.flush()
 
 

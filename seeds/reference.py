@@ -35,10 +35,18 @@ FUNDS = [
 # code, name, levels, technical requirements
 SCHEMES = [
     ("SST", "Sauvetage secourisme du travail", (1, 2, 3), False),
-    ("PRAP-IBC", "Prévention des risques liés à l'activité physique — industrie, BTP, "
-                 "commerce", (1, 2, 3), False),
-    ("PRAP-2S", "Prévention des risques liés à l'activité physique — sanitaire et social",
-     (1, 2, 3), False),
+    (
+        "PRAP-IBC",
+        "Prévention des risques liés à l'activité physique — industrie, BTP, commerce",
+        (1, 2, 3),
+        False,
+    ),
+    (
+        "PRAP-2S",
+        "Prévention des risques liés à l'activité physique — sanitaire et social",
+        (1, 2, 3),
+        False,
+    ),
     ("ALM", "Accompagnement de la mobilité de la personne aidée", (1, 2), False),
     ("APS-ASD", "Acteur prévention secours — aide et soin à domicile", (1, 2, 3), False),
     ("CATEC", "Travail en espaces confinés — assainissement", (1, 2), True),
@@ -48,8 +56,14 @@ SCHEMES = [
 
 # (scheme, level): session rules differing from the default of 1 to 15 trainees
 LEVEL_RULES = {
-    ("SST", 1): {"min_trainees": 4, "max_trainees": 14, "warn_above": 10,
-                 "initial_hours": 14, "mac_hours": 7, "programme_required": False},
+    ("SST", 1): {
+        "min_trainees": 4,
+        "max_trainees": 14,
+        "warn_above": 10,
+        "initial_hours": 14,
+        "mac_hours": 7,
+        "programme_required": False,
+    },
     ("SST", 2): {"min_trainees": 5, "max_trainees": 10},
 }
 
@@ -94,17 +108,30 @@ def load_reference(db: Session) -> dict:
             _upsert(db, Department, {"code": department}, {"fund_id": fund.id})
     levels = {}
     for code, name, scheme_levels, technical in SCHEMES:
-        scheme = _upsert(db, Scheme, {"code": code},
-                         {"name": name, "technical_requirements": technical})
+        scheme = _upsert(
+            db, Scheme, {"code": code}, {"name": name, "technical_requirements": technical}
+        )
         for level in scheme_levels:
-            rules = {"min_trainees": 1, "max_trainees": 15, "warn_above": None,
-                     "programme_required": True, "inrs_only": level == 3}
+            rules = {
+                "min_trainees": 1,
+                "max_trainees": 15,
+                "warn_above": None,
+                "programme_required": True,
+                "inrs_only": level == 3,
+            }
             rules.update(LEVEL_RULES.get((code, level), {}))
             levels[(code, level)] = _upsert(
                 db, SchemeLevel, {"scheme_id": scheme.id, "level": level}, rules
             )
     for code, level, name, months in CERTIFICATE_MODELS:
-        _upsert(db, CertificateModel, {"scheme_level_id": levels[(code, level)].id, "name": name},
-                {"validity_months": months})
-    return {"caisses": len(FUNDS), "dispositifs": len(SCHEMES),
-            "certificats": len(CERTIFICATE_MODELS)}
+        _upsert(
+            db,
+            CertificateModel,
+            {"scheme_level_id": levels[(code, level)].id, "name": name},
+            {"validity_months": months},
+        )
+    return {
+        "caisses": len(FUNDS),
+        "dispositifs": len(SCHEMES),
+        "certificats": len(CERTIFICATE_MODELS),
+    }

@@ -25,8 +25,14 @@ from app.extensions import make_engine
 from seeds.reference import load_reference
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_TABLES = {"fund", "department", "scheme", "schemelevel", "certificatemodel",
-                    "alembic_version"}
+REFERENCE_TABLES = {
+    "fund",
+    "department",
+    "scheme",
+    "schemelevel",
+    "certificatemodel",
+    "alembic_version",
+}
 _TMP = Path(tempfile.mkdtemp(prefix="forprev-tests-"))
 
 
@@ -52,8 +58,11 @@ def database_url():
 
 
 def _clean(engine, keep_reference: bool = True) -> None:
-    tables = [t.name for t in SQLModel.metadata.sorted_tables
-              if not (keep_reference and t.name in REFERENCE_TABLES) and t.name != "alembic_version"]
+    tables = [
+        t.name
+        for t in SQLModel.metadata.sorted_tables
+        if not (keep_reference and t.name in REFERENCE_TABLES) and t.name != "alembic_version"
+    ]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
@@ -65,8 +74,10 @@ def _clean(engine, keep_reference: bool = True) -> None:
 
 
 def _has_sqlite_sequence(conn) -> bool:
-    return conn.execute(
-        text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first() is not None
+    return (
+        conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first()
+        is not None
+    )
 
 
 @pytest.fixture(scope="session")
@@ -85,17 +96,19 @@ def redis_url():
 
 @pytest.fixture
 def app(database_url, redis_url, tmp_path):
-    application = create_app({
-        "TESTING": True,
-        "ENV": "test",
-        "SECRET_KEY": "clé-de-test",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": 1,  # nothing listens: tests that send start their own SMTP server
-        "MAILBOX_DIR": str(tmp_path / "mailbox"),
-        "BASE_URL": "http://forprev.test",
-    })
+    application = create_app(
+        {
+            "TESTING": True,
+            "ENV": "test",
+            "SECRET_KEY": "clé-de-test",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": 1,  # nothing listens: tests that send start their own SMTP server
+            "MAILBOX_DIR": str(tmp_path / "mailbox"),
+            "BASE_URL": "http://forprev.test",
+        }
+    )
     redis.Redis.from_url(redis_url).flushdb()
     yield application
     engine = application.extensions["forprev_engine"]
@@ -120,7 +133,8 @@ def client(app):
 def csrf_token(client, path: str = "/connexion") -> str:
     html = client.get(path).get_data(as_text=True)
     match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html) or re.search(
-        r'"X-CSRFToken": "([^"]+)"', html)
+        r'"X-CSRFToken": "([^"]+)"', html
+    )
     assert match, f"pas de jeton CSRF sur {path}"
     return match.group(1)
 
@@ -132,10 +146,14 @@ class AuthActions:
         self.client = client
 
     def login(self, identifier: str, password: str = "Mot-de-passe-1"):
-        return self.client.post("/connexion", data={
-            "identifier": identifier, "password": password,
-            "csrf_token": csrf_token(self.client, "/connexion"),
-        })
+        return self.client.post(
+            "/connexion",
+            data={
+                "identifier": identifier,
+                "password": password,
+                "csrf_token": csrf_token(self.client, "/connexion"),
+            },
+        )
 
     def switch(self, grant_id: int):
         token = csrf_token(self.client, "/")
@@ -179,5 +197,9 @@ def run_flask(*args, env: dict, timeout: int = 60) -> subprocess.CompletedProces
     full_env = {**os.environ, "FORPREV_SECRET_KEY": "clé-de-test", **env}
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", *args],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

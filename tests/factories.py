@@ -31,19 +31,25 @@ def fund(db: Session, code: str = "ALSACE-MOSELLE") -> Fund:
 
 def scheme_level(db: Session, scheme_code: str = "SST", level: int = 1) -> SchemeLevel:
     return db.exec(
-        select(SchemeLevel).join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+        select(SchemeLevel)
+        .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
         .where(Scheme.code == scheme_code, SchemeLevel.level == level)
     ).one()
 
 
-def person(db: Session, *, first_name="Marie", last_name="DUPONT", email=None,
-           onboarded=True, **fields) -> Person:
+def person(
+    db: Session, *, first_name="Marie", last_name="DUPONT", email=None, onboarded=True, **fields
+) -> Person:
     n = next(_counter)
     p = Person(
         forprev_number=fields.pop("forprev_number", f"TST{n:05d}"),
-        email=email or f"personne{n}@exemple.fr", first_name=first_name, last_name=last_name,
-        birth_date=fields.pop("birth_date", date(1980, 1, 1)), password_hash=_PASSWORD_HASH,
-        onboarded_at=utcnow() if onboarded else None, **fields,
+        email=email or f"personne{n}@exemple.fr",
+        first_name=first_name,
+        last_name=last_name,
+        birth_date=fields.pop("birth_date", date(1980, 1, 1)),
+        password_hash=_PASSWORD_HASH,
+        onboarded_at=utcnow() if onboarded else None,
+        **fields,
     )
     db.add(p)
     db.flush()
@@ -51,34 +57,61 @@ def person(db: Session, *, first_name="Marie", last_name="DUPONT", email=None,
 
 
 def grant(db: Session, holder: Person, role: Role, *, organization=None, fund_=None) -> RoleGrant:
-    g = RoleGrant(person_id=holder.id, role=role,
-                  organization_id=organization.id if organization else None,
-                  fund_id=fund_.id if fund_ else None)
+    g = RoleGrant(
+        person_id=holder.id,
+        role=role,
+        organization_id=organization.id if organization else None,
+        fund_id=fund_.id if fund_ else None,
+    )
     db.add(g)
     db.flush()
     return g
 
 
-def organization(db: Session, *, name=None, postal_code="67000", kind=OrganizationKind.TRAINING,
-                 status=OrganizationStatus.VALIDATED, fund_code="ALSACE-MOSELLE") -> Organization:
+def organization(
+    db: Session,
+    *,
+    name=None,
+    postal_code="67000",
+    kind=OrganizationKind.TRAINING,
+    status=OrganizationStatus.VALIDATED,
+    fund_code="ALSACE-MOSELLE",
+) -> Organization:
     n = next(_counter)
-    o = Organization(code=f"{n % 100000:05d}", kind=kind, name=name or f"ENTITÉ {n}",
-                     postal_code=postal_code, city="STRASBOURG", address="1 rue Test",
-                     department_code=postal_code[:2], fund_id=fund(db, fund_code).id,
-                     status=status)
+    o = Organization(
+        code=f"{n % 100000:05d}",
+        kind=kind,
+        name=name or f"ENTITÉ {n}",
+        postal_code=postal_code,
+        city="STRASBOURG",
+        address="1 rue Test",
+        department_code=postal_code[:2],
+        fund_id=fund(db, fund_code).id,
+        status=status,
+    )
     db.add(o)
     db.flush()
     return o
 
 
-def accreditation(db: Session, org: Organization, *, scheme_code="SST", level=1,
-                  start: date | None = None, end: date | None = None) -> Accreditation:
+def accreditation(
+    db: Session,
+    org: Organization,
+    *,
+    scheme_code="SST",
+    level=1,
+    start: date | None = None,
+    end: date | None = None,
+) -> Accreditation:
     n = next(_counter)
     start = start or today() - timedelta(days=365)
-    a = Accreditation(number=f"H{org.code}/{start.year}/{scheme_code}-{level}/O/{n:02d}",
-                      organization_id=org.id,
-                      scheme_level_id=scheme_level(db, scheme_code, level).id,
-                      start_date=start, end_date=end or today() + timedelta(days=4 * 365))
+    a = Accreditation(
+        number=f"H{org.code}/{start.year}/{scheme_code}-{level}/O/{n:02d}",
+        organization_id=org.id,
+        scheme_level_id=scheme_level(db, scheme_code, level).id,
+        start_date=start,
+        end_date=end or today() + timedelta(days=4 * 365),
+    )
     db.add(a)
     db.flush()
     return a

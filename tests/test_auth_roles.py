@@ -13,12 +13,18 @@ from tests.conftest import csrf_token
 def three_roles(db):
     """A person managing two entities who is also a trainer (REFERENCE §6)."""
     first = factories.organization(db, name="MAROSE FORMATION")
-    second = factories.organization(db, name="FORMATION GUY", postal_code="75011",
-                                    fund_code="CRAMIF")
+    second = factories.organization(
+        db, name="FORMATION GUY", postal_code="75011", fund_code="CRAMIF"
+    )
     factories.accreditation(db, first, scheme_code="SST", level=1)
     factories.accreditation(db, second, scheme_code="PRAP-IBC", level=1)
-    person = factories.person(db, first_name="Romain", last_name="MARTIN",
-                              email="romain@exemple.fr", forprev_number="ROM37899")
+    person = factories.person(
+        db,
+        first_name="Romain",
+        last_name="MARTIN",
+        email="romain@exemple.fr",
+        forprev_number="ROM37899",
+    )
     grants = {
         "first": factories.grant(db, person, Role.GESTIONNAIRE, organization=first),
         "second": factories.grant(db, person, Role.GESTIONNAIRE, organization=second),
@@ -44,8 +50,9 @@ def test_login_page_is_french_and_labelled(client):
     assert '<label for="password">Mot de passe' in html
 
 
-@pytest.mark.parametrize("identifier", ["romain@exemple.fr", "ROMAIN@Exemple.FR", "ROM37899",
-                                        "rom37899", " rom 37899 "])
+@pytest.mark.parametrize(
+    "identifier", ["romain@exemple.fr", "ROMAIN@Exemple.FR", "ROM37899", "rom37899", " rom 37899 "]
+)
 def test_login_by_email_or_forprev_number(client, auth, three_roles, identifier):
     response = auth.login(identifier)
     assert response.status_code == 302
@@ -55,13 +62,15 @@ def test_login_by_email_or_forprev_number(client, auth, three_roles, identifier)
     assert _selected_role(html) == "Gestionnaire — MAROSE FORMATION"
 
 
-@pytest.mark.parametrize("identifier,password", [
-    ("romain@exemple.fr", "mauvais"),
-    ("inconnu@exemple.fr", "Mot-de-passe-1"),
-    ("ZZZ99999", "Mot-de-passe-1"),
-])
-def test_wrong_identifier_or_password_same_answer(client, auth, three_roles, identifier,
-                                                   password):
+@pytest.mark.parametrize(
+    "identifier,password",
+    [
+        ("romain@exemple.fr", "mauvais"),
+        ("inconnu@exemple.fr", "Mot-de-passe-1"),
+        ("ZZZ99999", "Mot-de-passe-1"),
+    ],
+)
+def test_wrong_identifier_or_password_same_answer(client, auth, three_roles, identifier, password):
     response = auth.login(identifier, password)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -70,13 +79,15 @@ def test_wrong_identifier_or_password_same_answer(client, auth, three_roles, ide
     assert client.get("/").status_code == 302  # still not logged in
 
 
-@pytest.mark.parametrize("field,message", [
-    ("identifier", "Saisissez votre e-mail ou votre numéro Forprev."),
-    ("password", "Saisissez votre mot de passe."),
-])
+@pytest.mark.parametrize(
+    "field,message",
+    [
+        ("identifier", "Saisissez votre e-mail ou votre numéro Forprev."),
+        ("password", "Saisissez votre mot de passe."),
+    ],
+)
 def test_empty_fields_are_named(client, field, message):
-    data = {"identifier": "romain@exemple.fr", "password": "x",
-            "csrf_token": csrf_token(client)}
+    data = {"identifier": "romain@exemple.fr", "password": "x", "csrf_token": csrf_token(client)}
     data[field] = ""
     html = client.post("/connexion", data=data).get_data(as_text=True)
     assert f'<p class="error" id="{field}-erreur" role="alert">{message}</p>' in html
@@ -88,9 +99,11 @@ def test_switching_roles_changes_menu_and_dashboard(client, auth, three_roles):
     auth.login("romain@exemple.fr")
     html = client.get("/").get_data(as_text=True)
     assert re.findall(r"<option [^>]*>([^<]+)</option>", html) == [
-        "Gestionnaire — MAROSE FORMATION", "Gestionnaire — FORMATION GUY", "Formateur"]
-    assert _menu(html) == ["Tableau de bord", "Mon entité", "Habilitations",
-                           "Aide et assistance"]
+        "Gestionnaire — MAROSE FORMATION",
+        "Gestionnaire — FORMATION GUY",
+        "Formateur",
+    ]
+    assert _menu(html) == ["Tableau de bord", "Mon entité", "Habilitations", "Aide et assistance"]
     assert "/SST-1/" in html and "/PRAP-IBC-1/" not in html
 
     assert auth.switch(grants["second"].id).headers["Location"] == "/"
@@ -115,8 +128,9 @@ def test_cannot_switch_to_a_role_not_held(client, auth, db, three_roles):
     response = auth.switch(foreign.id)
     assert response.status_code == 403
     assert "Accès refusé" in response.get_data(as_text=True)
-    assert _selected_role(client.get("/").get_data(as_text=True)) == \
-        "Gestionnaire — MAROSE FORMATION"
+    assert (
+        _selected_role(client.get("/").get_data(as_text=True)) == "Gestionnaire — MAROSE FORMATION"
+    )
     assert client.get("/catalogue/").status_code == 403
 
 
@@ -145,7 +159,9 @@ def test_revoked_role_is_no_longer_offered(client, auth, db, three_roles):
     db.commit()
     html = client.get("/").get_data(as_text=True)
     assert re.findall(r"<option [^>]*>([^<]+)</option>", html) == [
-        "Gestionnaire — MAROSE FORMATION", "Formateur"]
+        "Gestionnaire — MAROSE FORMATION",
+        "Formateur",
+    ]
     assert _selected_role(html) == "Gestionnaire — MAROSE FORMATION"
 
 
@@ -165,13 +181,25 @@ def test_pages_require_login(client):
 
 def test_next_parameter_cannot_leave_the_site(client, auth, three_roles):
     token = csrf_token(client)
-    response = client.post("/connexion?next=//evil.example/x", data={
-        "identifier": "romain@exemple.fr", "password": factories.PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/connexion?next=//evil.example/x",
+        data={
+            "identifier": "romain@exemple.fr",
+            "password": factories.PASSWORD,
+            "csrf_token": token,
+        },
+    )
     assert response.headers["Location"] == "/"
     client.post("/deconnexion", data={"csrf_token": csrf_token(client, "/")})
     token = csrf_token(client)
-    response = client.post("/connexion?next=/habilitations/", data={
-        "identifier": "romain@exemple.fr", "password": factories.PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/connexion?next=/habilitations/",
+        data={
+            "identifier": "romain@exemple.fr",
+            "password": factories.PASSWORD,
+            "csrf_token": token,
+        },
+    )
     assert response.headers["Location"] == "/habilitations/"
 
 
@@ -196,13 +224,20 @@ def test_instructor_sees_own_fund_requests_only(client, auth, db):
     from app.models.accreditations import RequestPhase
 
     alsace_org = factories.organization(db, name="ENTITÉ ALSACE")
-    paris_org = factories.organization(db, name="ENTITÉ PARIS", postal_code="75011",
-                                       fund_code="CRAMIF")
+    paris_org = factories.organization(
+        db, name="ENTITÉ PARIS", postal_code="75011", fund_code="CRAMIF"
+    )
     creator = factories.person(db)
     for org in (alsace_org, paris_org):
-        db.add(AccreditationRequest(organization_id=org.id, fund_id=org.fund_id,
-                                    scheme_level_id=factories.scheme_level(db).id,
-                                    phase=RequestPhase.PHASE_1, created_by_id=creator.id))
+        db.add(
+            AccreditationRequest(
+                organization_id=org.id,
+                fund_id=org.fund_id,
+                scheme_level_id=factories.scheme_level(db).id,
+                phase=RequestPhase.PHASE_1,
+                created_by_id=creator.id,
+            )
+        )
     instructor = factories.person(db, email="instructeur@exemple.fr")
     factories.grant(db, instructor, Role.INSTRUCTEUR, fund_=factories.fund(db, "CRAMIF"))
     db.commit()
@@ -211,4 +246,7 @@ def test_instructor_sees_own_fund_requests_only(client, auth, db):
     assert "ENTITÉ PARIS" in html and "ENTITÉ ALSACE" not in html
     assert "Instruction en cours phase 1" in html
     assert _menu(client.get("/").get_data(as_text=True)) == [
-        "Tableau de bord", "Demandes à instruire", "Aide et assistance"]
+        "Tableau de bord",
+        "Demandes à instruire",
+        "Aide et assistance",
+    ]

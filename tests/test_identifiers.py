@@ -9,18 +9,21 @@ from app.domain.identifiers import (
 from tests import factories
 
 
-@pytest.mark.parametrize("value,valid", [
-    ("JKA37899", True),
-    ("ABC00000", True),
-    ("jka37899", False),
-    ("JK37899", False),
-    ("JKAB3789", False),
-    ("JKA3789", False),
-    ("JKA378990", False),
-    ("JKA 37899", False),
-    ("", False),
-    ("ÉKA37899", False),
-])
+@pytest.mark.parametrize(
+    "value,valid",
+    [
+        ("JKA37899", True),
+        ("ABC00000", True),
+        ("jka37899", False),
+        ("JK37899", False),
+        ("JKAB3789", False),
+        ("JKA3789", False),
+        ("JKA378990", False),
+        ("JKA 37899", False),
+        ("", False),
+        ("ÉKA37899", False),
+    ],
+)
 def test_forprev_number_format(value, valid):
     assert is_forprev_number(value) is valid
 

@@ -10,8 +10,15 @@ def register_blueprints(app) -> None:
     from app.blueprints.instruction.views import bp as instruction
     from app.blueprints.organizations.views import bp as organizations
 
-    for blueprint in (auth, dashboard, help_bp, organizations, accreditations, instruction,
-                      catalogue):
+    for blueprint in (
+        auth,
+        dashboard,
+        help_bp,
+        organizations,
+        accreditations,
+        instruction,
+        catalogue,
+    ):
         app.register_blueprint(blueprint)
     if app.config["ENV"] == "development":
         from app.blueprints.dev.views import bp as dev

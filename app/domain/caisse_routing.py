@@ -26,8 +26,9 @@ def department_for_postal_code(postal_code: str) -> str:
             return "2A"
         if 20200 <= number <= 20699:
             return "2B"
-        raise DomainError(f"Le code postal {code} ne correspond à aucun département.",
-                          field="postal_code")
+        raise DomainError(
+            f"Le code postal {code} ne correspond à aucun département.", field="postal_code"
+        )
     return code[:2]
 
 

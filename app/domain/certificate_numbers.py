@@ -21,8 +21,7 @@ def next_in_sequence(db: Session, name: str, year: int = 0) -> int:
         db.flush()
         return 1
     return db.exec(
-        select(NumberSequence.value).where(NumberSequence.name == name,
-                                           NumberSequence.year == year)
+        select(NumberSequence.value).where(NumberSequence.name == name, NumberSequence.year == year)
     ).one()
 
 

@@ -25,8 +25,12 @@ from app.models.cert_sessions import SESSION_STATE_LABELS, SessionState
 from app.models.organizations import OrganizationStatus
 from app.models.people import Role
 
-OPEN_PHASES = [RequestPhase.FILE_COMPLETE, RequestPhase.PHASE_1, RequestPhase.PHASE_2,
-               RequestPhase.CNH]
+OPEN_PHASES = [
+    RequestPhase.FILE_COMPLETE,
+    RequestPhase.PHASE_1,
+    RequestPhase.PHASE_2,
+    RequestPhase.CNH,
+]
 
 
 @dataclass
@@ -43,9 +47,11 @@ def build_dashboard(db: Session, role: ActiveRole) -> Dashboard:
     board = Dashboard()
     board.tasks = db.exec(
         select(Notification)
-        .where(Notification.person_id == role.person_id, Notification.done_at.is_(None),
-               (Notification.role_grant_id == role.grant_id)
-               | Notification.role_grant_id.is_(None))
+        .where(
+            Notification.person_id == role.person_id,
+            Notification.done_at.is_(None),
+            (Notification.role_grant_id == role.grant_id) | Notification.role_grant_id.is_(None),
+        )
         .order_by(Notification.created_at.desc())
         .limit(10)
     ).all()
@@ -59,36 +65,58 @@ def build_dashboard(db: Session, role: ActiveRole) -> Dashboard:
     elif role.role == Role.INSTRUCTEUR:
         rows = db.exec(
             select(AccreditationRequest.phase, func.count())
-            .where(AccreditationRequest.fund_id == role.fund_id,
-                   AccreditationRequest.phase.in_(OPEN_PHASES))
+            .where(
+                AccreditationRequest.fund_id == role.fund_id,
+                AccreditationRequest.phase.in_(OPEN_PHASES),
+            )
             .group_by(AccreditationRequest.phase)
         ).all()
         counts = dict(rows)
         board.figures = [(REQUEST_PHASE_LABELS[p], counts.get(p, 0)) for p in OPEN_PHASES]
         pending_orgs = db.exec(
-            select(func.count()).select_from(Organization)
-            .where(Organization.fund_id == role.fund_id,
-                   Organization.status == OrganizationStatus.SUBMITTED)
+            select(func.count())
+            .select_from(Organization)
+            .where(
+                Organization.fund_id == role.fund_id,
+                Organization.status == OrganizationStatus.SUBMITTED,
+            )
         ).one()
         board.figures.insert(0, ("Dossiers administratifs à valider", pending_orgs))
     elif role.role == Role.ADMINISTRATEUR:
         day = today()
         board.figures = [
             ("Dispositifs au catalogue", db.exec(select(func.count()).select_from(Scheme)).one()),
-            ("Entités validées", db.exec(
-                select(func.count()).select_from(Organization)
-                .where(Organization.status == OrganizationStatus.VALIDATED)).one()),
-            ("Habilitations en vigueur", db.exec(
-                select(func.count()).select_from(Accreditation)
-                .where(Accreditation.start_date <= day, Accreditation.end_date >= day)).one()),
-            ("Demandes en décision CNH", db.exec(
-                select(func.count()).select_from(AccreditationRequest)
-                .where(AccreditationRequest.phase == RequestPhase.CNH)).one()),
+            (
+                "Entités validées",
+                db.exec(
+                    select(func.count())
+                    .select_from(Organization)
+                    .where(Organization.status == OrganizationStatus.VALIDATED)
+                ).one(),
+            ),
+            (
+                "Habilitations en vigueur",
+                db.exec(
+                    select(func.count())
+                    .select_from(Accreditation)
+                    .where(Accreditation.start_date <= day, Accreditation.end_date >= day)
+                ).one(),
+            ),
+            (
+                "Demandes en décision CNH",
+                db.exec(
+                    select(func.count())
+                    .select_from(AccreditationRequest)
+                    .where(AccreditationRequest.phase == RequestPhase.CNH)
+                ).one(),
+            ),
         ]
     elif role.role == Role.DEMANDEUR:
         board.organizations = db.exec(
-            select(Organization).where(Organization.created_by_id == role.person_id)
-            .order_by(Organization.created_at.desc()).limit(10)
+            select(Organization)
+            .where(Organization.created_by_id == role.person_id)
+            .order_by(Organization.created_at.desc())
+            .limit(10)
         ).all()
     return board
 
@@ -104,16 +132,20 @@ def _accreditations(db: Session, role: ActiveRole) -> list:
     ).all()
     suspensions = suspensions_by_accreditation(db, [a.id for a, _, _ in rows])
     day = today()
-    return [(acc, f"{code} / {level}", status_on(acc, suspensions[acc.id], day))
-            for acc, code, level in rows]
+    return [
+        (acc, f"{code} / {level}", status_on(acc, suspensions[acc.id], day))
+        for acc, code, level in rows
+    ]
 
 
 def _session_counts(db: Session, role: ActiveRole) -> list[tuple[str, int]]:
-    counts = dict(db.exec(
-        select(CertSession.state, func.count())
-        .where(cert_session_scope(role))
-        .group_by(CertSession.state)
-    ).all())
+    counts = dict(
+        db.exec(
+            select(CertSession.state, func.count())
+            .where(cert_session_scope(role))
+            .group_by(CertSession.state)
+        ).all()
+    )
     return [(f"Sessions — {SESSION_STATE_LABELS[s]}", counts.get(s, 0)) for s in SessionState]
 
 

@@ -10,8 +10,16 @@ from app.domain.background import enqueue_after_commit
 from app.models import OutboxEmail
 
 
-def queue_email(db: Session, *, to: str, subject: str, template: str, context: dict,
-                category: str, person_id: int | None = None) -> OutboxEmail:
+def queue_email(
+    db: Session,
+    *,
+    to: str,
+    subject: str,
+    template: str,
+    context: dict,
+    category: str,
+    person_id: int | None = None,
+) -> OutboxEmail:
     """Render `emails/<template>.txt` and `.html` and write the outbox row.
 
     Nothing is sent until the caller commits; then a worker is asked to deliver it."""
@@ -19,8 +27,15 @@ def queue_email(db: Session, *, to: str, subject: str, template: str, context: d
     text = render_template(f"emails/{template}.txt", **base, **context)
     html = render_template(f"emails/{template}.html", **base, **context)
     domain = current_app.config["MAIL_FROM"].rsplit("@", 1)[-1].strip(">")
-    row = OutboxEmail(message_id=make_msgid(domain=domain), to_address=to, subject=subject,
-                      text_body=text, html_body=html, category=category, person_id=person_id)
+    row = OutboxEmail(
+        message_id=make_msgid(domain=domain),
+        to_address=to,
+        subject=subject,
+        text_body=text,
+        html_body=html,
+        category=category,
+        person_id=person_id,
+    )
     db.add(row)
     enqueue_after_commit(db, "jobs.mail.deliver_outbox")
     return row

@@ -20,8 +20,9 @@ CHUNK_SIZE = 256 * 1024
 
 
 class Storage(Protocol):
-    def save(self, db: Session, *, name: str, content_type: str,
-             data: bytes | Iterable[bytes]) -> StoredFile: ...
+    def save(
+        self, db: Session, *, name: str, content_type: str, data: bytes | Iterable[bytes]
+    ) -> StoredFile: ...
 
     def writer(self, db: Session, *, name: str, content_type: str): ...
 
@@ -76,8 +77,9 @@ class DatabaseStorage:
         yield writer
         writer.close()
 
-    def save(self, db: Session, *, name: str, content_type: str,
-             data: bytes | Iterable[bytes]) -> StoredFile:
+    def save(
+        self, db: Session, *, name: str, content_type: str, data: bytes | Iterable[bytes]
+    ) -> StoredFile:
         with self.writer(db, name=name, content_type=content_type) as w:
             if isinstance(data, bytes | bytearray):
                 w.write(bytes(data))
@@ -88,7 +90,8 @@ class DatabaseStorage:
 
     def iter_chunks(self, db: Session, file_id: int) -> Iterator[bytes]:
         count = db.exec(
-            select(func.count()).select_from(StoredFileChunk)
+            select(func.count())
+            .select_from(StoredFileChunk)
             .where(StoredFileChunk.file_id == file_id)
         ).one()
         for seq in range(count):

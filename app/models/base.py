@@ -22,4 +22,6 @@ def created_at_field() -> datetime:
 
 def fk(target: str, *, index: bool = True, nullable: bool = False, ondelete: str | None = None):
     """A foreign key column; indexed by default since lists join and filter on them."""
-    return Field(default=None, foreign_key=target, index=index, nullable=nullable, ondelete=ondelete)
+    return Field(
+        default=None, foreign_key=target, index=index, nullable=nullable, ondelete=ondelete
+    )

@@ -32,9 +32,7 @@ class Bundle(SQLModel, table=True):
     """The 15-day download of a closed session's certificates."""
 
     id: int | None = Field(default=None, primary_key=True)
-    cert_session_id: int | None = fk(
-        "certsession.id", nullable=True, ondelete="SET NULL"
-    )
+    cert_session_id: int | None = fk("certsession.id", nullable=True, ondelete="SET NULL")
     status: str = Field(default="en_attente", max_length=20)
     done: int = 0
     total: int = 0

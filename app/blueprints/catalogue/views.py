@@ -15,12 +15,16 @@ bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
 @login_required
 @require("catalogue.view")
 def index():
-    rows = get_db().exec(
-        select(Scheme, SchemeLevel, CertificateModel)
-        .join(SchemeLevel, SchemeLevel.scheme_id == Scheme.id)
-        .outerjoin(CertificateModel, CertificateModel.scheme_level_id == SchemeLevel.id)
-        .order_by(Scheme.name, SchemeLevel.level, CertificateModel.name)
-    ).all()
+    rows = (
+        get_db()
+        .exec(
+            select(Scheme, SchemeLevel, CertificateModel)
+            .join(SchemeLevel, SchemeLevel.scheme_id == Scheme.id)
+            .outerjoin(CertificateModel, CertificateModel.scheme_level_id == SchemeLevel.id)
+            .order_by(Scheme.name, SchemeLevel.level, CertificateModel.name)
+        )
+        .all()
+    )
     schemes: dict = defaultdict(lambda: defaultdict(list))
     for scheme, level, model in rows:
         models = schemes[scheme][level]

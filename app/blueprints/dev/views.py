@@ -21,8 +21,13 @@ def _parse(key, message):
 
     parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
     body = parsed.get_body(preferencelist=("plain",))
-    return {"key": key, "to": parsed["To"], "subject": parsed["Subject"],
-            "date": parsed["Date"], "text": body.get_content() if body else ""}
+    return {
+        "key": key,
+        "to": parsed["To"],
+        "subject": parsed["Subject"],
+        "date": parsed["Date"],
+        "text": body.get_content() if body else "",
+    }
 
 
 @bp.get("/courriels")

@@ -19,6 +19,8 @@ MODULE_LABELS = {
 @bp.get("/")
 def index():
     entries = get_db().exec(select(FaqEntry).order_by(FaqEntry.module, FaqEntry.position)).all()
-    groups = [(MODULE_LABELS.get(module, module), list(items))
-              for module, items in groupby(entries, key=lambda e: e.module)]
+    groups = [
+        (MODULE_LABELS.get(module, module), list(items))
+        for module, items in groupby(entries, key=lambda e: e.module)
+    ]
     return render_template("help/index.html", groups=groups)

@@ -16,14 +16,20 @@ bp = Blueprint("instruction", __name__, url_prefix="/instruction")
 @login_required
 @require("request.instruct")
 def requests():
-    page = paginate(get_db(), (
-        select(AccreditationRequest, Organization.name, Scheme.code, SchemeLevel.level)
-        .join(Organization, Organization.id == AccreditationRequest.organization_id)
-        .join(SchemeLevel, SchemeLevel.id == AccreditationRequest.scheme_level_id)
-        .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
-        .where(AccreditationRequest.fund_id == g.active_role.fund_id,
-               AccreditationRequest.phase.in_(OPEN_PHASES))
-        .order_by(AccreditationRequest.submitted_at, AccreditationRequest.id)
-    ))
-    return render_template("instruction/requests.html", page=page,
-                           phase_labels=REQUEST_PHASE_LABELS)
+    page = paginate(
+        get_db(),
+        (
+            select(AccreditationRequest, Organization.name, Scheme.code, SchemeLevel.level)
+            .join(Organization, Organization.id == AccreditationRequest.organization_id)
+            .join(SchemeLevel, SchemeLevel.id == AccreditationRequest.scheme_level_id)
+            .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+            .where(
+                AccreditationRequest.fund_id == g.active_role.fund_id,
+                AccreditationRequest.phase.in_(OPEN_PHASES),
+            )
+            .order_by(AccreditationRequest.submitted_at, AccreditationRequest.id)
+        ),
+    )
+    return render_template(
+        "instruction/requests.html", page=page, phase_labels=REQUEST_PHASE_LABELS
+    )

@@ -15,13 +15,21 @@ bp = Blueprint("organizations", __name__, url_prefix="/entite")
 @require("organization.view")
 def mine():
     role = g.active_role
-    row = get_db().exec(
-        select(Organization, Fund.name)
-        .outerjoin(Fund, Fund.id == Organization.fund_id)
-        .where(Organization.id == role.organization_id, organization_scope(role))
-    ).first()
+    row = (
+        get_db()
+        .exec(
+            select(Organization, Fund.name)
+            .outerjoin(Fund, Fund.id == Organization.fund_id)
+            .where(Organization.id == role.organization_id, organization_scope(role))
+        )
+        .first()
+    )
     if row is None:
         abort(404)
     organization, fund_name = row
-    return render_template("organizations/mine.html", organization=organization,
-                           fund_name=fund_name, kind_labels=ORGANIZATION_KIND_LABELS)
+    return render_template(
+        "organizations/mine.html",
+        organization=organization,
+        fund_name=fund_name,
+        kind_labels=ORGANIZATION_KIND_LABELS,
+    )
