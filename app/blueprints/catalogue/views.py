@@ -25,9 +25,16 @@ def index():
         )
         .all()
     )
-    schemes: dict = defaultdict(lambda: defaultdict(list))
+    # keyed by id (table models are not hashable), in the query's order
+    schemes: dict[int, Scheme] = {}
+    levels: dict[int, list[SchemeLevel]] = defaultdict(list)
+    models: dict[int, list[CertificateModel]] = defaultdict(list)
     for scheme, level, model in rows:
-        models = schemes[scheme][level]
+        schemes.setdefault(scheme.id, scheme)
+        if level not in levels[scheme.id]:
+            levels[scheme.id].append(level)
         if model is not None:
-            models.append(model)
-    return render_template("catalogue/index.html", schemes=schemes)
+            models[level.id].append(model)
+    return render_template(
+        "catalogue/index.html", schemes=list(schemes.values()), levels=levels, models=models
+    )
