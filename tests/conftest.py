@@ -183,6 +183,52 @@ def login_as(client, auth):
     return _login
 
 
+class SmtpRecorder:
+    """A real SMTP server (aiosmtpd) on a free local port that keeps what it receives."""
+
+    def __init__(self):
+        self.messages: list = []
+        self.port = free_port()
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+
+        raw = envelope.original_content or envelope.content
+        self.messages.append(email.message_from_bytes(raw, policy=policy.default))
+        return "250 OK"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    recorder = SmtpRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=recorder.port)
+    controller.start()
+    yield recorder
+    controller.stop()
+
+
+def require_env(name: str, why: str) -> str:
+    """The value of a variable bin/test sets. A bare `pytest` without it skips the test;
+    under bin/test (FORPREV_TEST_STRICT=1) a missing one is a failure, never a skip."""
+    value = os.environ.get(name)
+    if not value:
+        if os.environ.get("FORPREV_TEST_STRICT"):
+            pytest.fail(f"{name} manque alors que bin/test doit le fournir ({why})")
+        pytest.skip(f"{name} is not set ({why})")
+    return value
+
+
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -1,0 +1,49 @@
+"""The Alembic migrations build the whole schema on a fresh SQLite file and a fresh
+PostgreSQL database, and the models have nothing the migrations lack."""
+
+import uuid
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401
+from app.cli import upgrade_database
+from tests.conftest import require_env
+
+
+def _check_fresh(url: str) -> None:
+    upgrade_database(url)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            expected = {t.name for t in SQLModel.metadata.sorted_tables}
+            assert expected <= tables, f"tables manquantes : {expected - tables}"
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            assert version == "0001"
+            diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+            assert diff == [], f"les modèles diffèrent des migrations : {diff}"
+            index_names = {i["name"] for i in inspect(conn).get_indexes("certsession")}
+            assert "ix_certsession_org_state_updated" in index_names, index_names
+    finally:
+        engine.dispose()
+
+
+def test_migrations_build_the_schema_on_a_fresh_sqlite_file(tmp_path):
+    _check_fresh(f"sqlite:///{tmp_path / 'fresh.db'}")
+
+
+def test_migrations_build_the_schema_on_a_fresh_postgresql_database():
+    base = require_env("FORPREV_TEST_PG_URL", "bin/test starts a throwaway PostgreSQL")
+    name = f"forprev_fresh_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        _check_fresh(base.rsplit("/", 1)[0] + "/" + name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
