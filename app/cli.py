@@ -91,7 +91,25 @@ def worker(burst):
 
     logging.basicConfig(level=logging.INFO)
     queue = get_queue()
+    _wait_for_redis(queue.connection)
     Worker([queue], connection=queue.connection).work(burst=burst, with_scheduler=False)
+
+
+def _wait_for_redis(connection, seconds: float = 20) -> None:
+    """On a first start the embedded Redis may come up a moment after the worker."""
+    import time
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            connection.ping()
+            return
+        except RedisConnectionError:
+            if time.monotonic() > deadline:
+                raise click.ClickException("Redis ne répond pas (FORPREV_REDIS_URL).") from None
+            time.sleep(0.2)
 
 
 @click.command("scheduler")
