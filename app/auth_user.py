@@ -1,8 +1,11 @@
 """Flask-Login glue: the logged-in person, identified by id and password version."""
 
-from flask import session
-from flask_login import UserMixin
+from datetime import timedelta
 
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_login import UserMixin, current_user, login_user, logout_user
+
+from app.clock import utcnow
 from app.extensions import get_db, login_manager
 from app.models import Person
 
@@ -20,7 +23,66 @@ class CurrentUser(UserMixin):
         return f"{self.person_id}:{self.auth_version}"
 
 
+# reachable before the first-login choices are made
+ONBOARDING_OPEN = {
+    "account.onboarding",
+    "account.password_rules",
+    "account.terms",
+    "account.confirm_email",
+    "auth.logout",
+    "auth.switch",
+    "help.index",
+    "static",
+}
+
+
+def start_login_session(db, person: Person) -> None:
+    """A fresh login session for `person`, on their first role."""
+    from app.domain.access import grants_of
+
+    session.clear()
+    session.permanent = True
+    login_user(CurrentUser(person))
+    now = utcnow().timestamp()
+    session["login_at"] = now
+    session["seen_at"] = now
+    roles = grants_of(db, person.id)
+    if roles:
+        session["role_grant_id"] = roles[0].grant_id
+
+
+def _session_expired() -> str | None:
+    """Why the login session is over (too old or idle too long), or None."""
+    now = utcnow().timestamp()
+    login_at, seen_at = session.get("login_at"), session.get("seen_at")
+    if login_at is None or seen_at is None:
+        return "Votre session a expiré. Connectez-vous à nouveau."
+    if now - login_at > timedelta(hours=current_app.config["SESSION_HOURS"]).total_seconds():
+        return "Votre session a expiré. Connectez-vous à nouveau."
+    if now - seen_at > timedelta(minutes=current_app.config["IDLE_MINUTES"]).total_seconds():
+        return "Vous avez été déconnecté après une période d'inactivité. Connectez-vous à nouveau."
+    return None
+
+
+def guard_session():
+    """Before each request: end stale login sessions, and send a person who has not made
+    their first-login choices to that page before anything else."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return None
+    reason = _session_expired()
+    if reason:
+        logout_user()
+        session.clear()
+        flash(reason, "info")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    session["seen_at"] = utcnow().timestamp()
+    if not current_user.onboarded and request.endpoint not in ONBOARDING_OPEN:
+        return redirect(url_for("account.onboarding"))
+    return None
+
+
 def init_app(app) -> None:
+    app.before_request(guard_session)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Connectez-vous pour accéder à cette page."
     login_manager.login_message_category = "info"

@@ -81,6 +81,30 @@ def demo_logins():
         click.echo(f"  {role:<42} {email:<40} {number}")
 
 
+@click.command("create-admin")
+@click.option("--email", required=True, help="Adresse e-mail de l'administrateur.")
+@click.option("--first-name", required=True, help="Prénom.")
+@click.option("--last-name", required=True, help="Nom.")
+def create_admin(email, first_name, last_name):
+    """Create an administrator; prints the link (also mailed) that sets the password."""
+    from app.domain.accounts import create_admin as create
+    from app.domain.errors import DomainError
+
+    with _session() as db:
+        try:
+            person, raw = create(db, email=email, first_name=first_name, last_name=last_name)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        db.commit()
+    base = current_app.config["BASE_URL"]
+    click.echo(
+        f"Administrateur créé : {person.first_name} {person.last_name}, "
+        f"numéro Forprev {person.forprev_number}."
+    )
+    click.echo("Lien pour définir le mot de passe (72 heures, aussi envoyé par e-mail) :")
+    click.echo(f"  {base}/mot-de-passe/nouveau/{raw}")
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 def worker(burst):
@@ -137,5 +161,5 @@ def mailcatcher(port):
 
 
 def register_cli(app) -> None:
-    for command in (db_cli, seed_cli, demo_logins, worker, scheduler, mailcatcher):
+    for command in (db_cli, seed_cli, demo_logins, create_admin, worker, scheduler, mailcatcher):
         app.cli.add_command(command)

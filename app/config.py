@@ -145,6 +145,14 @@ SETTINGS = [
         "Seconds between two scheduler rounds (outbox sweep; daily jobs run once a day).",
     ),
     Setting("FORPREV_PAGE_SIZE", "PAGE_SIZE", 25, int, "Rows per page in lists."),
+    Setting(
+        "FORPREV_PROXY_HOPS",
+        "PROXY_HOPS",
+        0,
+        int,
+        "Reverse proxies in front of the app whose X-Forwarded-* headers are trusted "
+        "(the client address counts for throttling).",
+    ),
 ]
 
 

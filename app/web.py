@@ -77,6 +77,7 @@ MENU = [
     MenuEntry("Habilitations", "accreditations.index", "accreditation.list"),
     MenuEntry("Demandes à instruire", "instruction.requests", "request.instruct"),
     MenuEntry("Catalogue des dispositifs", "catalogue.index", "catalogue.view"),
+    MenuEntry("Mon compte", "account.index", "account.view"),
 ]
 HELP_ENTRY = MenuEntry("Aide et assistance", "help.index", "help.view")
 

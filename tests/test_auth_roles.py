@@ -103,7 +103,13 @@ def test_switching_roles_changes_menu_and_dashboard(client, auth, three_roles):
         "Gestionnaire — FORMATION GUY",
         "Formateur",
     ]
-    assert _menu(html) == ["Tableau de bord", "Mon entité", "Habilitations", "Aide et assistance"]
+    assert _menu(html) == [
+        "Tableau de bord",
+        "Mon entité",
+        "Habilitations",
+        "Mon compte",
+        "Aide et assistance",
+    ]
     assert "/SST-1/" in html and "/PRAP-IBC-1/" not in html
 
     assert auth.switch(grants["second"].id).headers["Location"] == "/"
@@ -115,7 +121,7 @@ def test_switching_roles_changes_menu_and_dashboard(client, auth, three_roles):
     auth.switch(grants["trainer"].id)
     html = client.get("/").get_data(as_text=True)
     assert _selected_role(html) == "Formateur"
-    assert _menu(html) == ["Tableau de bord", "Aide et assistance"]
+    assert _menu(html) == ["Tableau de bord", "Mon compte", "Aide et assistance"]
     assert "Mes sessions de certification à traiter" in html
     assert client.get("/entite/").status_code == 403
 
@@ -248,5 +254,6 @@ def test_instructor_sees_own_fund_requests_only(client, auth, db):
     assert _menu(client.get("/").get_data(as_text=True)) == [
         "Tableau de bord",
         "Demandes à instruire",
+        "Mon compte",
         "Aide et assistance",
     ]

@@ -2,6 +2,7 @@
 
 
 def register_blueprints(app) -> None:
+    from app.blueprints.account.views import bp as account
     from app.blueprints.accreditations.views import bp as accreditations
     from app.blueprints.auth.views import bp as auth
     from app.blueprints.catalogue.views import bp as catalogue
@@ -12,6 +13,7 @@ def register_blueprints(app) -> None:
 
     for blueprint in (
         auth,
+        account,
         dashboard,
         help_bp,
         organizations,

@@ -47,6 +47,7 @@ class ActiveRole:
 # action → roles allowed. An action not listed here is refused to everyone.
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "dashboard.view": frozenset(Role),
+    "account.view": frozenset(Role),
     "help.view": frozenset(Role),
     "organization.view": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
     "accreditation.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),

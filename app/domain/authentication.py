@@ -11,6 +11,14 @@ from app.models import Person
 LOGIN_FAILED = "Identifiant ou mot de passe incorrect."
 
 
+def login_key(identifier: str) -> str:
+    """What throttling counts failures on: the identifier as typed, normalised, so an
+    unknown identifier is throttled exactly like a known one."""
+    identifier = (identifier or "").strip()
+    number = normalize_forprev_number(identifier)
+    return number if is_forprev_number(number) else identifier.lower()
+
+
 def find_person(db: Session, identifier: str) -> Person | None:
     identifier = (identifier or "").strip()
     number = normalize_forprev_number(identifier)

@@ -81,6 +81,10 @@ class Journey:
         from axe_playwright_python.sync_playwright import Axe
 
         self.page.wait_for_load_state("networkidle")
+        overflow = self.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"la page déborde horizontalement de {overflow} px"
         results = Axe().run(self.page)
         assert results.violations_count == 0, results.generate_report()
         self.step += 1

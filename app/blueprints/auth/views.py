@@ -3,12 +3,13 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
-from app.auth_user import CurrentUser
+from app.auth_user import start_login_session
 from app.blueprints.auth.forms import LoginForm, LogoutForm, RoleSwitchForm
-from app.domain.access import grants_of, switch_role
-from app.domain.authentication import LOGIN_FAILED, authenticate
+from app.domain import throttle
+from app.domain.access import switch_role
+from app.domain.authentication import LOGIN_FAILED, authenticate, login_key
 from app.extensions import get_db
 
 bp = Blueprint("auth", __name__)
@@ -29,21 +30,25 @@ def login():
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
     error = None
+    status = 422 if request.method == "POST" else 200
     if form.validate_on_submit():
+        account = login_key(form.identifier.data)
+        try:
+            # failures count per account, every attempt per address
+            throttle.check(throttle.LOGIN_FAILURES_PER_ACCOUNT, account)
+            throttle.check_and_hit(throttle.LOGIN_ATTEMPTS_PER_ADDRESS, request.remote_addr or "-")
+        except throttle.Throttled as exc:
+            html = render_template("auth/login.html", form=form, error=exc.message)
+            return html, 429, {"Retry-After": str(exc.retry_after)}
         db = get_db()
         person = authenticate(db, form.identifier.data, form.password.data)
         if person is None:
+            throttle.hit(throttle.LOGIN_FAILURES_PER_ACCOUNT, account)
             error = LOGIN_FAILED
         else:
             db.commit()
-            session.clear()
-            session.permanent = True
-            login_user(CurrentUser(person))
-            roles = grants_of(db, person.id)
-            if roles:
-                session["role_grant_id"] = roles[0].grant_id
+            start_login_session(db, person)
             return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.index"))
-    status = 422 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form, error=error), status
 
 
