@@ -6,6 +6,8 @@ from flask import current_app, request
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+COUNT_CAP = 1000
+
 
 @dataclass
 class Page:
@@ -13,6 +15,7 @@ class Page:
     page: int
     per_page: int
     total: int
+    capped: bool = False
 
     @property
     def pages(self) -> int:
@@ -24,6 +27,8 @@ class Page:
 
     @property
     def has_next(self) -> bool:
+        if self.capped:
+            return len(self.items) == self.per_page
         return self.page < self.pages
 
 
@@ -37,6 +42,12 @@ def requested_page() -> int:
 def paginate(db: Session, statement, page: int | None = None, per_page: int | None = None) -> Page:
     page = page or requested_page()
     per_page = per_page or current_app.config["PAGE_SIZE"]
-    total = db.exec(select(func.count()).select_from(statement.order_by(None).subquery())).one()
+    # counting stops past COUNT_CAP rows: a list of 100 000 sessions costs what one of
+    # 1 000 does, and "plus de 1 000" is all a person needs to know
+    limited = statement.order_by(None).limit(COUNT_CAP + 1).subquery()
+    total = db.exec(select(func.count()).select_from(limited)).one()
+    capped = total > COUNT_CAP
     items = db.exec(statement.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(items=list(items), page=page, per_page=per_page, total=total)
+    if capped:
+        total = max(COUNT_CAP, (page - 1) * per_page + len(items))
+    return Page(items=list(items), page=page, per_page=per_page, total=total, capped=capped)
