@@ -75,6 +75,7 @@ MENU = [
     MenuEntry("Tableau de bord", "dashboard.index", "dashboard.view"),
     MenuEntry("Mon entité", "organizations.mine", "organization.view"),
     MenuEntry("Habilitations", "accreditations.index", "accreditation.list"),
+    MenuEntry("Sessions de certification", "cert_sessions.index", "cert_session.list"),
     MenuEntry("Demandes à instruire", "instruction.requests", "request.instruct"),
     MenuEntry("Catalogue des dispositifs", "catalogue.index", "catalogue.view"),
     MenuEntry("Mon compte", "account.index", "account.view"),

@@ -115,3 +115,39 @@ def accreditation(
     db.add(a)
     db.flush()
     return a
+
+
+def trainer_certificate(
+    db: Session, holder: Person, *, scheme_code="SST", level=2, valid_until: date | None = None
+):
+    """A trainer's qualification: a certificate of `scheme_code` at `level` held by `holder`."""
+    from app.models import Certificate, CertificateModel
+
+    sl = scheme_level(db, scheme_code, level)
+    model = db.exec(
+        select(CertificateModel).where(CertificateModel.scheme_level_id == sl.id)
+    ).first()
+    n = next(_counter)
+    c = Certificate(
+        number=f"2025-{n:06d}",
+        verification_code=f"code-{n}",
+        person_id=holder.id,
+        certificate_model_id=model.id,
+        scheme_level_id=sl.id,
+        holder_initials="X. Y.",
+        holder_birth_year=1980,
+        session_end_date=today() - timedelta(days=100),
+        valid_until=valid_until or today() + timedelta(days=700),
+    )
+    db.add(c)
+    db.flush()
+    return c
+
+
+def suspension(db: Session, acc: Accreditation, start: date, end: date):
+    from app.models import Suspension
+
+    s = Suspension(accreditation_id=acc.id, start_date=start, end_date=end, reason="Contrôle")
+    db.add(s)
+    db.flush()
+    return s

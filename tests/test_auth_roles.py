@@ -107,6 +107,7 @@ def test_switching_roles_changes_menu_and_dashboard(client, auth, three_roles):
         "Tableau de bord",
         "Mon entité",
         "Habilitations",
+        "Sessions de certification",
         "Mon compte",
         "Aide et assistance",
     ]
@@ -121,7 +122,12 @@ def test_switching_roles_changes_menu_and_dashboard(client, auth, three_roles):
     auth.switch(grants["trainer"].id)
     html = client.get("/").get_data(as_text=True)
     assert _selected_role(html) == "Formateur"
-    assert _menu(html) == ["Tableau de bord", "Mon compte", "Aide et assistance"]
+    assert _menu(html) == [
+        "Tableau de bord",
+        "Sessions de certification",
+        "Mon compte",
+        "Aide et assistance",
+    ]
     assert "Mes sessions de certification à traiter" in html
     assert client.get("/entite/").status_code == 403
 

@@ -6,6 +6,7 @@ def register_blueprints(app) -> None:
     from app.blueprints.accreditations.views import bp as accreditations
     from app.blueprints.auth.views import bp as auth
     from app.blueprints.catalogue.views import bp as catalogue
+    from app.blueprints.cert_sessions.views import bp as cert_sessions
     from app.blueprints.dashboard.views import bp as dashboard
     from app.blueprints.help.views import bp as help_bp
     from app.blueprints.instruction.views import bp as instruction
@@ -18,6 +19,7 @@ def register_blueprints(app) -> None:
         help_bp,
         organizations,
         accreditations,
+        cert_sessions,
         instruction,
         catalogue,
     ):

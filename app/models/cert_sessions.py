@@ -28,6 +28,10 @@ class CertSession(SQLModel, table=True):
         Index("ix_certsession_org_state_updated", "organization_id", "state", "updated_at"),
         Index("ix_certsession_trainer_state_updated", "trainer_id", "state", "updated_at"),
         Index("ix_certsession_creator_updated", "created_by_id", "updated_at"),
+        # the list's sorts within an entity (by id uses the primary key)
+        Index("ix_certsession_org_updated", "organization_id", "updated_at"),
+        Index("ix_certsession_org_end", "organization_id", "end_date"),
+        Index("ix_certsession_org_state_end", "organization_id", "state", "end_date"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

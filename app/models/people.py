@@ -33,7 +33,7 @@ class Person(SQLModel, table=True):
     email: str = Field(max_length=254, unique=True)
     last_name: str = Field(max_length=100, index=True)
     first_name: str = Field(max_length=100)
-    birth_date: date | None = None
+    birth_date: date | None = Field(default=None, index=True)  # trainer found by identity
     password_hash: str | None = Field(default=None, max_length=200)
     active: bool = True
     # bumped when the password changes: every other login session carries the old value

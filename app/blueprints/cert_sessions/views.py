@@ -1,0 +1,674 @@
+"""Certification sessions: lists per role, the tabbed session page, the three-step flow.
+
+Every view is thin: parse the form, call app/domain/cert_session_flow.py, render. A tab is
+a URL (full page) and an htmx fragment (the panel), from the same templates.
+"""
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import login_required
+from sqlalchemy import asc, desc
+from sqlalchemy.orm import aliased
+from sqlmodel import select
+
+from app.blueprints.cert_sessions.forms import (
+    ActionForm,
+    PasteForm,
+    ReturnForm,
+    SessionTabForm,
+    TraineeForm,
+    TrainerForm,
+    session_tab_choices,
+)
+from app.domain import cert_session_flow as flow
+from app.domain.access import cert_session_scope, require
+from app.domain.cert_session_rules import (
+    SessionFields,
+    allowed_end_dates,
+    check_session_fields,
+    declarable_accreditations,
+    models_of,
+    platforms_of,
+)
+from app.domain.errors import ConflictError, DomainError
+from app.domain.trainees import (
+    TraineeInput,
+    likely_duplicates,
+    parse_block,
+    prefill,
+    trainees_of,
+)
+from app.domain.trainer_check import check_trainer
+from app.extensions import get_db
+from app.models import (
+    CertificateModel,
+    CertSession,
+    Organization,
+    Person,
+    Platform,
+    Scheme,
+    SchemeLevel,
+)
+from app.models.cert_sessions import SESSION_STATE_LABELS, SessionState
+from app.models.people import Role
+from app.pagination import paginate
+from app.web import is_htmx
+
+bp = Blueprint("cert_sessions", __name__, url_prefix="/sessions")
+
+TABS = {
+    "session": "Session",
+    "formateur": "Formateur",
+    "stagiaires": "Stagiaires",
+    "historique": "Historique",
+}
+SORTS = {
+    "numero": CertSession.id,
+    "fin": CertSession.end_date,
+    "modification": CertSession.updated_at,
+    "etat": CertSession.state,
+}
+
+
+# --- lists -----------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+@require("cert_session.list")
+def index():
+    db = get_db()
+    role = g.active_role
+    state = request.args.get("etat") or None
+    scheme = request.args.get("dispositif") or None
+    sort = request.args.get("tri", "modification")
+    direction = request.args.get("ordre", "desc")
+    if sort not in SORTS:
+        sort = "modification"
+    actor = aliased(Person)
+    query = (
+        select(
+            CertSession,
+            Organization.name,
+            Scheme.code,
+            SchemeLevel.level,
+            CertificateModel.name,
+            actor.last_name,
+            actor.first_name,
+        )
+        .join(Organization, Organization.id == CertSession.organization_id)
+        .outerjoin(SchemeLevel, SchemeLevel.id == CertSession.scheme_level_id)
+        .outerjoin(Scheme, Scheme.id == SchemeLevel.scheme_id)
+        .outerjoin(CertificateModel, CertificateModel.id == CertSession.certificate_model_id)
+        .outerjoin(actor, actor.id == CertSession.last_actor_id)
+        .where(cert_session_scope(role))
+    )
+    if role.role == Role.FORMATEUR:
+        # a draft is the entity's business until it is sent to the trainer
+        query = query.where(CertSession.state != SessionState.DRAFT)
+        if state is None and request.args.get("vue") != "toutes":
+            state = SessionState.TRAINER
+    if state in SESSION_STATE_LABELS:
+        query = query.where(CertSession.state == state)
+    if scheme:
+        query = query.where(Scheme.code == scheme)
+    order = asc if direction == "asc" else desc
+    query = query.order_by(order(SORTS[sort]), desc(CertSession.id))
+    page = paginate(db, query)
+    schemes = db.exec(select(Scheme.code).order_by(Scheme.code)).all()
+    return render_template(
+        "cert_sessions/list.html",
+        page=page,
+        labels=SESSION_STATE_LABELS,
+        state=state,
+        scheme=scheme,
+        sort=sort,
+        direction=direction,
+        schemes=schemes,
+        can_declare=role.role in flow.ENTITY_ROLES,
+        trainer=role.role == Role.FORMATEUR,
+        delete_form=ActionForm(formdata=None),
+    )
+
+
+@bp.post("/nouvelle")
+@login_required
+@require("cert_session.declare")
+def create():
+    db = get_db()
+    try:
+        cert_session = flow.create_session(db, g.active_role)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("cert_sessions.index"))
+    db.commit()
+    return redirect(url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab="session"))
+
+
+# --- the session page -----------------------------------------------------------------
+
+
+def _load(cert_session_id: int) -> CertSession:
+    cert_session = flow.get_for_role(get_db(), g.active_role, cert_session_id)
+    if cert_session is None:
+        abort(404)
+    if g.active_role.role == Role.FORMATEUR and cert_session.state == SessionState.DRAFT:
+        abort(404)
+    return cert_session
+
+
+def _tabs_for(cert_session: CertSession) -> list[str]:
+    if g.active_role.role == Role.FORMATEUR:
+        return ["session", "stagiaires", "historique"]
+    return list(TABS)
+
+
+def _session_form(db, cert_session, formdata=None) -> SessionTabForm:
+    form = SessionTabForm(
+        formdata=formdata,
+        data={
+            "version": cert_session.version,
+            "accreditation_id": cert_session.accreditation_id,
+            "certificate_model_id": cert_session.certificate_model_id,
+            "location": cert_session.location,
+            "platform_id": cert_session.platform_id,
+            "postal_code": cert_session.postal_code,
+            "city": cert_session.city,
+            "is_refresher": None
+            if cert_session.is_refresher is None
+            else ("mac" if cert_session.is_refresher else "initial"),
+            "end_date": cert_session.end_date,
+        },
+    )
+    if formdata is not None:
+        form.version.data = _posted_version(formdata)
+    return form
+
+
+def _posted_version(formdata) -> int:
+    try:
+        return int(formdata.get("version", ""))
+    except ValueError:
+        abort(400)
+
+
+def _session_tab_context(db, cert_session, form, errors=None):
+    choices = declarable_accreditations(db, g.active_role)
+    chosen = next((c for c in choices if c.accreditation_id == form.accreditation_id.data), None)
+    models = models_of(db, chosen.scheme_level_id) if chosen else []
+    platforms = (
+        platforms_of(db, chosen.accreditation_id) if chosen and chosen.needs_platform else []
+    )
+    session_tab_choices(form, choices, models, platforms)
+    for name, message in (errors or {}).items():
+        if name == "location" and chosen and chosen.needs_platform:
+            name = "platform_id"  # the platform list stands where the free text would be
+        getattr(form, name).errors = [message]
+    first, last = allowed_end_dates()
+    check_url = url_for("cert_sessions.check_session_field", cert_session_id=cert_session.id)
+
+    def live(name: str, whole: bool = False, **attrs) -> dict:
+        """htmx attributes for inline validation of one field of the Session tab."""
+        target = "#session-onglets" if whole else f"#{name}-champ"
+        return {
+            "hx-post": check_url,
+            "hx-trigger": "change",
+            "hx-include": "#form-session",
+            "hx-target": target,
+            "hx-select": target,
+            "hx-swap": "outerHTML",
+            **attrs,
+        }
+
+    return {
+        "live": live,
+        "form": form,
+        "needs_platform": bool(chosen and chosen.needs_platform),
+        "window": (first, last),
+    }
+
+
+def _fields_from(form: SessionTabForm) -> SessionFields:
+    refresher = form.is_refresher.data
+    return SessionFields(
+        accreditation_id=form.accreditation_id.data,
+        certificate_model_id=form.certificate_model_id.data,
+        location=form.location.data,
+        platform_id=form.platform_id.data,
+        postal_code=form.postal_code.data,
+        city=form.city.data,
+        is_refresher=None if refresher not in ("initial", "mac") else refresher == "mac",
+        end_date=form.end_date.data,
+    )
+
+
+def _read_only_context(db, cert_session):
+    level = (
+        db.get(SchemeLevel, cert_session.scheme_level_id) if cert_session.scheme_level_id else None
+    )
+    return {
+        "scheme": db.get(Scheme, level.scheme_id) if level else None,
+        "level": level,
+        "model": db.get(CertificateModel, cert_session.certificate_model_id)
+        if cert_session.certificate_model_id
+        else None,
+        "platform": db.get(Platform, cert_session.platform_id)
+        if cert_session.platform_id
+        else None,
+        "trainer": db.get(Person, cert_session.trainer_id) if cert_session.trainer_id else None,
+    }
+
+
+def _render(cert_session, tab, status=200, **extra):
+    """The page, or its panel for htmx; every panel carries the session's current version."""
+    db = get_db()
+    role = g.active_role
+    actions = flow.allowed_actions(role, cert_session)
+    editable = flow.Action.EDIT in actions
+    context = {
+        "cs": cert_session,
+        "tab": tab,
+        "tabs": [(key, TABS[key]) for key in _tabs_for(cert_session)],
+        "state_label": SESSION_STATE_LABELS[SessionState(cert_session.state)],
+        "organization": db.get(Organization, cert_session.organization_id),
+        "actions": actions,
+        "A": flow.Action,
+        "editable": editable,
+        "action_form": ActionForm(formdata=None, data={"version": cert_session.version}),
+        **_read_only_context(db, cert_session),
+    }
+    if tab == "session" and editable:
+        form = extra.pop("form", None) or _session_form(db, cert_session)
+        context.update(_session_tab_context(db, cert_session, form, extra.pop("errors", None)))
+    if tab == "formateur":
+        context["trainer_form"] = extra.pop("trainer_form", None) or TrainerForm(
+            formdata=None, data={"version": cert_session.version}
+        )
+        context.setdefault("check", extra.pop("check", None))
+    if tab == "stagiaires":
+        trainees = trainees_of(db, cert_session.id)
+        context["trainees"] = trainees
+        context["likely"] = likely_duplicates(trainees)
+        context["trainee_form"] = extra.pop("trainee_form", None) or TraineeForm(
+            formdata=None, data={"version": cert_session.version}
+        )
+        context["paste_form"] = extra.pop("paste_form", None) or PasteForm(
+            formdata=None, data={"version": cert_session.version}
+        )
+        context["return_form"] = extra.pop("return_form", None) or ReturnForm(
+            formdata=None, data={"version": cert_session.version}
+        )
+        context["results"] = extra.pop("results", None) or {t.id: t.passed for t in trainees}
+        context["level_number"] = context["level"].level if context["level"] else 1
+    if tab == "historique":
+        context["events"] = flow.history(db, cert_session.id)
+    if flow.Action.SEND_TO_TRAINER in actions:
+        context["problems"], context["warnings"] = flow.readiness(db, role, cert_session)
+    context.update(extra)
+    template = "cert_sessions/_panel.html" if is_htmx() else "cert_sessions/page.html"
+    headers = {"Vary": "HX-Request"}
+    if is_htmx() and status < 400:
+        headers["HX-Push-Url"] = url_for(
+            "cert_sessions.tab", cert_session_id=cert_session.id, tab=tab
+        )
+    return render_template(template, **context), status, headers
+
+
+@bp.get("/<int:cert_session_id>")
+@login_required
+@require("cert_session.list")
+def show(cert_session_id: int):
+    cert_session = _load(cert_session_id)
+    return redirect(url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab="session"))
+
+
+@bp.get("/<int:cert_session_id>/<tab>")
+@login_required
+@require("cert_session.list")
+def tab(cert_session_id: int, tab: str):
+    cert_session = _load(cert_session_id)
+    if tab not in _tabs_for(cert_session):
+        abort(404)
+    return _render(cert_session, tab)
+
+
+def _conflict(cert_session_id: int, tab: str, message: str):
+    db = get_db()
+    db.rollback()
+    fresh = flow.get_for_role(db, g.active_role, cert_session_id)
+    if fresh is None:
+        abort(404)
+    return _render(fresh, tab, 409, conflict=message)
+
+
+@bp.post("/<int:cert_session_id>/session")
+@login_required
+@require("cert_session.declare")
+def save_session(cert_session_id: int):
+    """Save the Session tab (draft); `aller` names the tab to show next."""
+    db = get_db()
+    cert_session = _load(cert_session_id)
+    form = _session_form(db, cert_session, formdata=request.form)
+    go = request.args.get("aller", "session")
+    if go not in TABS:
+        go = "session"
+    if not form.validate():
+        return _render(cert_session, "session", 422, form=form)
+    try:
+        errors = flow.save_session_tab(
+            db, g.active_role, cert_session, form.version.data, _fields_from(form)
+        )
+    except ConflictError as exc:
+        return _conflict(cert_session_id, "session", exc.message)
+    except DomainError as exc:
+        return _render(cert_session, "session", 422, form=form, error=exc.message)
+    if errors:
+        return _render(cert_session, "session", 422, form=form, errors=errors)
+    db.commit()
+    if not is_htmx():
+        flash("Onglet Session enregistré.")
+        return redirect(url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab=go))
+    return _render(cert_session, go, saved="Onglet Session enregistré.")
+
+
+@bp.post("/<int:cert_session_id>/session/verifier")
+@login_required
+@require("cert_session.declare")
+def check_session_field(cert_session_id: int):
+    """Inline validation: the Session tab with the message of the field just left (and
+    the choices that follow from the dispositif); nothing is saved."""
+    db = get_db()
+    cert_session = _load(cert_session_id)
+    form = _session_form(db, cert_session, formdata=request.form)
+    form.validate()
+    # a draft checks only what was typed: every message shown is about a field filled in
+    errors = check_session_fields(db, g.active_role, _fields_from(form))
+    status = 422 if errors or form.errors else 200
+    return _render(cert_session, "session", status, form=form, errors=errors)
+
+
+@bp.post("/<int:cert_session_id>/formateur")
+@login_required
+@require("cert_session.declare")
+def verify_trainer(cert_session_id: int):
+    """ "Lancer la vérification": the four checks; the trainer is kept when all pass."""
+    db = get_db()
+    cert_session = _load(cert_session_id)
+    form = TrainerForm()
+    form.version.data = _posted_version(request.form)
+    if not form.validate_on_submit():
+        return _render(cert_session, "formateur", 422, trainer_form=form)
+    if not cert_session.scheme_level_id:
+        return _render(
+            cert_session,
+            "formateur",
+            422,
+            trainer_form=form,
+            error="Choisissez d'abord le dispositif et le niveau (onglet Session).",
+        )
+    number = (form.forprev_number.data or "").strip()
+    if not number and not (form.last_name.data and form.first_name.data and form.birth_date.data):
+        form.forprev_number.errors = [
+            "Indiquez le numéro Forprev, ou bien le nom, le prénom et la date de naissance."
+        ]
+        return _render(cert_session, "formateur", 422, trainer_form=form)
+    check = check_trainer(
+        db,
+        scheme_level_id=cert_session.scheme_level_id,
+        end_date=cert_session.end_date,
+        forprev_number=number or None,
+        last_name=form.last_name.data,
+        first_name=form.first_name.data,
+        birth_date=form.birth_date.data,
+    )
+    if not check.ok:
+        return _render(cert_session, "formateur", 422, trainer_form=form, check=check)
+    try:
+        flow.save_trainer(db, g.active_role, cert_session, form.version.data, check.person)
+    except ConflictError as exc:
+        return _conflict(cert_session_id, "formateur", exc.message)
+    except DomainError as exc:
+        return _render(cert_session, "formateur", 422, trainer_form=form, error=exc.message)
+    db.commit()
+    fresh = TrainerForm(formdata=None, data={"version": cert_session.version})
+    return _render(cert_session, "formateur", trainer_form=fresh, check=check)
+
+
+@bp.post("/<int:cert_session_id>/stagiaires")
+@login_required
+@require("cert_session.declare")
+def add_trainee(cert_session_id: int):
+    db = get_db()
+    cert_session = _load(cert_session_id)
+    form = TraineeForm()
+    form.version.data = _posted_version(request.form)
+    form.validate()
+    if "prefill" in request.form:
+        person = prefill(db, form.forprev_number.data or "")
+        if person is None:
+            form.forprev_number.errors = ["Aucune personne trouvée avec ce numéro Forprev."]
+            return _render(cert_session, "stagiaires", 422, trainee_form=form)
+        form.last_name.data, form.first_name.data = person.last_name, person.first_name
+        form.birth_date.data, form.email.data = person.birth_date, person.email
+        form.birth_date.raw_data = None
+        return _render(cert_session, "stagiaires", trainee_form=form)
+    if form.birth_date.errors:
+        return _render(cert_session, "stagiaires", 422, trainee_form=form)
+    person = prefill(db, form.forprev_number.data) if form.forprev_number.data else None
+    values = TraineeInput(
+        last_name=form.last_name.data or "",
+        first_name=form.first_name.data or "",
+        birth_date=form.birth_date.data,
+        email=form.email.data,
+        person_id=person.id if person else None,
+    )
+    try:
+        errors = flow.add_trainees(db, g.active_role, cert_session, form.version.data, [values])
+    except ConflictError as exc:
+        return _conflict(cert_session_id, "stagiaires", exc.message)
+    except DomainError as exc:
+        return _render(cert_session, "stagiaires", 422, trainee_form=form, error=exc.message)
+    if errors:
+        for name, message in errors.items():
+            getattr(form, name).errors = [message]
+        return _render(cert_session, "stagiaires", 422, trainee_form=form)
+    db.commit()
+    return _render(
+        cert_session,
+        "stagiaires",
+        saved=f"{values.first_name} {values.last_name.upper()} ajouté(e).",
+    )
+
+
+@bp.post("/<int:cert_session_id>/stagiaires/coller")
+@login_required
+@require("cert_session.declare")
+def paste_trainees(cert_session_id: int):
+    db = get_db()
+    cert_session = _load(cert_session_id)
+    form = PasteForm()
+    form.version.data = _posted_version(request.form)
+    if not form.validate():
+        return _render(cert_session, "stagiaires", 422, paste_form=form)
+    level = (
+        db.get(SchemeLevel, cert_session.scheme_level_id) if cert_session.scheme_level_id else None
+    )
+    lines = parse_block(
+        form.block.data,
+        level=level.level if level else 1,
+        existing=trainees_of(db, cert_session.id),
+    )
+    if not lines:
+        form.block.errors = ["Collez au moins une ligne : nom;prénom;date de naissance."]
+        return _render(cert_session, "stagiaires", 422, paste_form=form)
+    bad = [line for line in lines if line.errors]
+    if bad:
+        # nothing is added: the block stays in the field, each bad line pointed out
+        return _render(cert_session, "stagiaires", 422, paste_form=form, bad_lines=bad)
+    try:
+        errors = flow.add_trainees(
+            db, g.active_role, cert_session, form.version.data, [line.trainee for line in lines]
+        )
+    except ConflictError as exc:
+        return _conflict(cert_session_id, "stagiaires", exc.message)
+    except DomainError as exc:
+        return _render(cert_session, "stagiaires", 422, paste_form=form, error=exc.message)
+    if errors:
+        return _render(
+            cert_session, "stagiaires", 422, paste_form=form, error=" ".join(errors.values())
+        )
+    db.commit()
+    return _render(cert_session, "stagiaires", saved=f"{len(lines)} stagiaires ajoutés.")
+
+
+@bp.post("/<int:cert_session_id>/stagiaires/<int:trainee_id>/supprimer")
+@login_required
+@require("cert_session.declare")
+def remove_trainee(cert_session_id: int, trainee_id: int):
+    db = get_db()
+    cert_session = _load(cert_session_id)
+    try:
+        flow.remove_trainee(
+            db, g.active_role, cert_session, _posted_version(request.form), trainee_id
+        )
+    except ConflictError as exc:
+        return _conflict(cert_session_id, "stagiaires", exc.message)
+    except DomainError as exc:
+        return _render(cert_session, "stagiaires", 422, error=exc.message)
+    db.commit()
+    return _render(cert_session, "stagiaires", saved="Stagiaire retiré de la session.")
+
+
+def _transition(cert_session_id: int, tab: str, run, success: str):
+    db = get_db()
+    cert_session = _load(cert_session_id)
+    version = _posted_version(request.form)
+    try:
+        run(db, cert_session, version)
+    except ConflictError as exc:
+        return _conflict(cert_session_id, tab, exc.message)
+    except DomainError as exc:
+        return _render(cert_session, tab, 422, error=exc.message)
+    db.commit()
+    flash(success)
+    target = url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab=tab)
+    if is_htmx():
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target)
+
+
+@bp.post("/<int:cert_session_id>/envoyer")
+@login_required
+@require("cert_session.declare")
+def send_to_trainer(cert_session_id: int):
+    return _transition(
+        cert_session_id,
+        "stagiaires",
+        lambda db, cs, v: flow.send_to_trainer(db, g.active_role, cs, v),
+        "La session est envoyée au formateur.",
+    )
+
+
+def _posted_results(trainees) -> dict[int, bool | None]:
+    results = {}
+    for trainee in trainees:
+        value = request.form.get(f"resultat-{trainee.id}")
+        results[trainee.id] = {"reussite": True, "echec": False}.get(value)
+    return results
+
+
+@bp.post("/<int:cert_session_id>/resultats")
+@login_required
+@require("cert_session.list")
+def trainer_results(cert_session_id: int):
+    """The trainer: save the results, send them, or return the session with a comment."""
+    db = get_db()
+    cert_session = _load(cert_session_id)
+    form = ReturnForm()
+    version = _posted_version(request.form)
+    results = _posted_results(trainees_of(db, cert_session.id))
+    action = request.form.get("action", "save")
+    try:
+        if action == "send":
+            flow.send_results(db, g.active_role, cert_session, version, results)
+            message = "Les résultats sont envoyés à l'entité."
+        elif action == "return":
+            flow.return_to_entity(db, g.active_role, cert_session, version, form.comment.data)
+            message = "La session est retournée à l'entité avec votre commentaire."
+        else:
+            flow.record_results(db, g.active_role, cert_session, version, results)
+            message = "Résultats enregistrés."
+    except ConflictError as exc:
+        return _conflict(cert_session_id, "stagiaires", exc.message)
+    except DomainError as exc:
+        db.rollback()
+        if exc.field == "comment":
+            form.comment.errors = [exc.message]
+            return _render(
+                cert_session, "stagiaires", 422, return_form=form, results=results, action=action
+            )
+        return _render(
+            cert_session,
+            "stagiaires",
+            422,
+            error=exc.message,
+            results=results,
+            return_form=form,
+            action=action,
+        )
+    db.commit()
+    flash(message)
+    target = url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab="stagiaires")
+    if is_htmx():
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target)
+
+
+@bp.post("/<int:cert_session_id>/modifier")
+@login_required
+@require("cert_session.declare")
+def modify(cert_session_id: int):
+    return _transition(
+        cert_session_id,
+        "session",
+        lambda db, cs, v: flow.modify(db, g.active_role, cs, v),
+        "La session est de nouveau en saisie ; envoyez-la au formateur une fois corrigée.",
+    )
+
+
+@bp.post("/<int:cert_session_id>/generer")
+@login_required
+@require("cert_session.declare")
+def generate(cert_session_id: int):
+    return _transition(
+        cert_session_id,
+        "stagiaires",
+        lambda db, cs, v: flow.generate(db, g.active_role, cs, v),
+        "La session est clôturée : les certificats des stagiaires en réussite sont en cours "
+        "de génération.",
+    )
+
+
+@bp.route("/<int:cert_session_id>/supprimer", methods=["GET", "POST"])
+@login_required
+@require("cert_session.declare")
+def delete(cert_session_id: int):
+    cert_session = _load(cert_session_id)
+    if request.method == "GET":
+        if flow.Action.DELETE not in flow.allowed_actions(g.active_role, cert_session):
+            abort(403)
+        return render_template(
+            "cert_sessions/delete.html",
+            cs=cert_session,
+            form=ActionForm(formdata=None, data={"version": cert_session.version}),
+        )
+    db = get_db()
+    try:
+        flow.delete_session(db, g.active_role, cert_session, _posted_version(request.form))
+    except ConflictError as exc:
+        return _conflict(cert_session_id, "session", exc.message)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("cert_sessions.index"))
+    db.commit()
+    flash(f"La session n° {cert_session_id} est supprimée.")
+    return redirect(url_for("cert_sessions.index"))

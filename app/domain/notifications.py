@@ -1,0 +1,65 @@
+"""Tasks on the dashboard ("Notifications") and their e-mail, for people who chose it."""
+
+from sqlmodel import Session, select, update
+
+from app.clock import utcnow
+from app.domain.mail import queue_email
+from app.models import Notification, Person, RoleGrant
+
+
+def grant_for(db: Session, person_id: int, roles, organization_id: int | None = None) -> int | None:
+    query = select(RoleGrant.id).where(
+        RoleGrant.person_id == person_id, RoleGrant.role.in_(roles), RoleGrant.active.is_(True)
+    )
+    if organization_id is not None:
+        query = query.where(RoleGrant.organization_id == organization_id)
+    return db.exec(query.order_by(RoleGrant.id)).first()
+
+
+def notify(
+    db: Session,
+    *,
+    person_id: int,
+    kind: str,
+    title: str,
+    link: str,
+    object_type: str,
+    object_id: int,
+    role_grant_id: int | None = None,
+) -> Notification:
+    """A task for `person_id`; an e-mail too if they chose "Notifications"."""
+    row = Notification(
+        person_id=person_id,
+        role_grant_id=role_grant_id,
+        kind=kind,
+        title=title,
+        link=link,
+        object_type=object_type,
+        object_id=object_id,
+    )
+    db.add(row)
+    person = db.get(Person, person_id)
+    if person is not None and person.notify_notifications and person.active:
+        queue_email(
+            db,
+            to=person.email,
+            subject=f"Forprev : {title}",
+            template="notification",
+            context={"first_name": person.first_name, "message": title, "link": link},
+            category="notification",
+            person_id=person.id,
+        )
+    return row
+
+
+def close_tasks(db: Session, object_type: str, object_id: int) -> None:
+    """The object moved on: its open tasks are done, for everyone."""
+    db.exec(
+        update(Notification)
+        .where(
+            Notification.object_type == object_type,
+            Notification.object_id == object_id,
+            Notification.done_at.is_(None),
+        )
+        .values(done_at=utcnow())
+    )
