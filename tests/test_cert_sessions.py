@@ -769,3 +769,20 @@ def test_level_two_trainee_prefilled_from_a_forprev_number(app, db, world):
     )
     assert missing_email.status_code == 422
     assert "Un futur formateur a besoin d'une adresse e-mail" in _text(missing_email)
+
+
+def test_trainer_dashboard_links_to_the_session_to_process(app, db, world):
+    cs = CertSession(
+        organization_id=world.org.id,
+        created_by_id=world.manager.id,
+        scheme_level_id=world.sst1.scheme_level_id,
+        trainer_id=world.trainer.id,
+        state=SessionState.TRAINER,
+        end_date=today(),
+    )
+    db.add(cs)
+    db.commit()
+    trainer = _login(app.test_client(), world.trainer)
+    board = _text(trainer.get("/"))
+    assert f'<a href="/sessions/{cs.id}/stagiaires">n° {cs.id}</a>' in board
+    assert trainer.get(f"/sessions/{cs.id}/stagiaires").status_code == 200
