@@ -105,6 +105,14 @@ def create_admin(email, first_name, last_name):
     click.echo(f"  {base}/mot-de-passe/nouveau/{raw}")
 
 
+@click.command("purge")
+def purge():
+    """Delete the sessions, trainees, PDFs and bundles whose 15 days are over."""
+    from jobs.purge import purge_expired
+
+    click.echo(f"Sessions purgées : {purge_expired()}")
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 def worker(burst):
@@ -161,5 +169,14 @@ def mailcatcher(port):
 
 
 def register_cli(app) -> None:
-    for command in (db_cli, seed_cli, demo_logins, create_admin, worker, scheduler, mailcatcher):
+    for command in (
+        db_cli,
+        seed_cli,
+        demo_logins,
+        create_admin,
+        purge,
+        worker,
+        scheduler,
+        mailcatcher,
+    ):
         app.cli.add_command(command)

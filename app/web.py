@@ -3,7 +3,7 @@ the left menu per role, and the page-or-fragment rendering of htmx screens."""
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import g, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -78,6 +78,7 @@ MENU = [
     MenuEntry("Sessions de certification", "cert_sessions.index", "cert_session.list"),
     MenuEntry("Demandes à instruire", "instruction.requests", "request.instruct"),
     MenuEntry("Catalogue des dispositifs", "catalogue.index", "catalogue.view"),
+    MenuEntry("Mes certificats", "account.my_certificates", "certificate.mine"),
     MenuEntry("Mon compte", "account.index", "account.view"),
 ]
 HELP_ENTRY = MenuEntry("Aide et assistance", "help.index", "help.view")
@@ -119,6 +120,7 @@ def _datetime_fr(value) -> str:
 def init_app(app) -> None:
     app.jinja_env.filters["date_fr"] = _date_fr
     app.jinja_env.filters["datetime_fr"] = _datetime_fr
+    app.jinja_env.globals["timedelta"] = timedelta
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

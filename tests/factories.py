@@ -151,3 +151,58 @@ def suspension(db: Session, acc: Accreditation, start: date, end: date):
     db.add(s)
     db.flush()
     return s
+
+
+def closed_session(
+    db: Session,
+    *,
+    org: Organization,
+    acc: Accreditation,
+    trainer: Person,
+    creator: Person,
+    trainees: list[tuple[str, str, date, bool]],
+    end: date | None = None,
+    emails: list[str | None] | None = None,
+):
+    """A session the entity has just closed ("Générer les certificats")."""
+    from app.models import CertificateModel, CertSession, Trainee
+    from app.models.cert_sessions import SessionState
+
+    model = db.exec(
+        select(CertificateModel).where(CertificateModel.scheme_level_id == acc.scheme_level_id)
+    ).first()
+    end = end or today()
+    cs = CertSession(
+        organization_id=org.id,
+        accreditation_id=acc.id,
+        scheme_level_id=acc.scheme_level_id,
+        certificate_model_id=model.id,
+        created_by_id=creator.id,
+        trainer_id=trainer.id,
+        location="Salle A",
+        postal_code="67000",
+        city="Strasbourg",
+        is_refresher=False,
+        end_date=end,
+        state=SessionState.CLOSED,
+        success_count=sum(1 for t in trainees if t[3]),
+        closed_at=utcnow(),
+        purge_after=today() + timedelta(days=15),
+    )
+    db.add(cs)
+    db.flush()
+    for i, (last, first, born, passed) in enumerate(trainees, 1):
+        email = emails[i - 1] if emails else None
+        db.add(
+            Trainee(
+                cert_session_id=cs.id,
+                position=i,
+                last_name=last,
+                first_name=first,
+                birth_date=born,
+                passed=passed,
+                email=email,
+            )
+        )
+    db.flush()
+    return cs

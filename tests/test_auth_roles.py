@@ -125,6 +125,7 @@ def test_switching_roles_changes_menu_and_dashboard(client, auth, three_roles):
     assert _menu(html) == [
         "Tableau de bord",
         "Sessions de certification",
+        "Mes certificats",
         "Mon compte",
         "Aide et assistance",
     ]

@@ -23,7 +23,8 @@ def _mail(db, **values) -> OutboxEmail:
     return row
 
 
-def test_tick_sweeps_the_outbox_only_when_mail_is_due(app, db, redis_url):
+def test_tick_sweeps_the_outbox_only_when_mail_is_due(app, db, redis_url, monkeypatch):
+    monkeypatch.setattr(scheduler, "DAILY_JOBS", [])
     assert scheduler.tick(app, db) == []
     _mail(db, next_attempt_at=utcnow() + timedelta(minutes=5))
     assert scheduler.tick(app, db) == []
@@ -37,3 +38,33 @@ def test_daily_jobs_are_enqueued_once_a_day(app, db, redis_url, monkeypatch):
     assert scheduler.tick(app, db) == ["jobs.mail.deliver_outbox"]
     assert scheduler.tick(app, db) == []  # a second tick, or a second scheduler
     assert get_queue(redis_url).count == 1
+
+
+def test_the_purge_is_a_daily_job():
+    assert "jobs.purge.purge_expired" in scheduler.DAILY_JOBS
+
+
+def test_sessions_closed_while_redis_was_away_are_asked_for_again(app, db, redis_url, monkeypatch):
+    from app.clock import frozen, today
+    from app.models import CertSession
+    from app.models.cert_sessions import SessionState
+    from tests import factories
+
+    monkeypatch.setattr(scheduler, "DAILY_JOBS", [])
+    manager = factories.person(db)
+    org = factories.organization(db)
+    closed = CertSession(
+        organization_id=org.id,
+        created_by_id=manager.id,
+        state=SessionState.CLOSED,
+        closed_at=utcnow(),
+        end_date=today(),
+    )
+    db.add(closed)
+    db.commit()
+    assert scheduler.tick(app, db) == [], "just closed: its own job is on its way"
+    with frozen(utcnow() + timedelta(minutes=3)):
+        name = f"jobs.certificates.generate_certificates({closed.id})"
+        assert scheduler.tick(app, db) == [name]
+        assert scheduler.tick(app, db) == [], "not again within 10 minutes"
+    assert [j.args for j in get_queue(redis_url).jobs] == [(closed.id,)]

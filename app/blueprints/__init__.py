@@ -11,6 +11,7 @@ def register_blueprints(app) -> None:
     from app.blueprints.help.views import bp as help_bp
     from app.blueprints.instruction.views import bp as instruction
     from app.blueprints.organizations.views import bp as organizations
+    from app.blueprints.public.views import bp as public
 
     for blueprint in (
         auth,
@@ -22,6 +23,7 @@ def register_blueprints(app) -> None:
         cert_sessions,
         instruction,
         catalogue,
+        public,
     ):
         app.register_blueprint(blueprint)
     if app.config["ENV"] == "development":

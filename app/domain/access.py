@@ -48,6 +48,7 @@ class ActiveRole:
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "dashboard.view": frozenset(Role),
     "account.view": frozenset(Role),
+    "certificate.mine": frozenset({Role.FORMATEUR}),
     "help.view": frozenset(Role),
     "organization.view": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
     "accreditation.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),

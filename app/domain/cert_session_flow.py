@@ -433,8 +433,20 @@ def generate(db: Session, role: ActiveRole, cert_session: CertSession, version: 
         data={"successes": successes},
     )
     close_tasks(db, "cert_session", cert_session.id)
-    enqueue_after_commit(db, "jobs.certificates.generate_certificates", cert_session.id)
+    start_certificate_job(db, cert_session.id)
     return successes
+
+
+def start_certificate_job(db: Session, cert_session_id: int) -> None:
+    """After the commit, a worker builds the certificates (a time limit, and a failed job
+    is kept no longer than the session's data)."""
+    enqueue_after_commit(
+        db,
+        "jobs.certificates.generate_certificates",
+        cert_session_id,
+        job_timeout=30 * 60,
+        failure_ttl=current_app.config["RETENTION_DAYS"] * 24 * 3600,
+    )
 
 
 def delete_session(db: Session, role: ActiveRole, cert_session: CertSession, version: int) -> None:

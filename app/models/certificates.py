@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlmodel import Field, SQLModel, UniqueConstraint
+from sqlmodel import Field, Index, SQLModel, UniqueConstraint
 
 from app.models.base import created_at_field, fk
 
@@ -10,6 +10,9 @@ from app.models.base import created_at_field, fk
 class Certificate(SQLModel, table=True):
     """An issued certificate. After the purge only anonymous verification data remains
     (initials, birth year), plus the holder link for trainer certificates."""
+
+    # one certificate per trainee, even if two workers run the same generation
+    __table_args__ = (Index("uq_certificate_trainee", "trainee_id", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)
@@ -30,6 +33,8 @@ class Certificate(SQLModel, table=True):
 
 class Bundle(SQLModel, table=True):
     """The 15-day download of a closed session's certificates."""
+
+    __table_args__ = (Index("uq_bundle_cert_session", "cert_session_id", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     cert_session_id: int | None = fk("certsession.id", nullable=True, ondelete="SET NULL")

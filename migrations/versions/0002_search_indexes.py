@@ -1,5 +1,6 @@
-"""Indexes for finding people by birth date (trainer check, trainees) and for the
-certification-session list's sorts within an entity.
+"""Indexes for finding people by birth date (trainer check, trainees), for the
+certification-session list's sorts within an entity, and one certificate per trainee
+and one bundle per session.
 
 Revision ID: 0002
 Revises: 0001
@@ -19,7 +20,16 @@ SESSION_INDEXES = {
 }
 
 
+UNIQUE = {
+    "certificate": ("uq_certificate_trainee", ["trainee_id"]),
+    "bundle": ("uq_bundle_cert_session", ["cert_session_id"]),
+}
+
+
 def upgrade() -> None:
+    for table, (name, columns) in UNIQUE.items():
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.create_index(name, columns, unique=True)
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_person_birth_date"), ["birth_date"], unique=False)
     with op.batch_alter_table("certsession", schema=None) as batch_op:
@@ -28,6 +38,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table, (name, _columns) in UNIQUE.items():
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(name)
     with op.batch_alter_table("certsession", schema=None) as batch_op:
         for name in SESSION_INDEXES:
             batch_op.drop_index(name)

@@ -8,6 +8,7 @@ from datetime import date
 from playwright.sync_api import expect
 
 from app.models.people import Role
+from jobs.certificates import generate_certificates
 from tests import factories
 
 
@@ -24,7 +25,7 @@ def _logout(page):
     page.get_by_role("button", name="Déconnexion").click()
 
 
-def test_declare_validate_return_generate(db, journey):
+def test_declare_validate_return_generate(app, db, journey):
     org = factories.organization(db, name="MAROSE FORMATION")
     factories.accreditation(db, org, scheme_code="PRAP-IBC", level=1)
     manager = factories.person(db, first_name="Karine", email="karine@exemple.fr")
@@ -144,5 +145,8 @@ def test_declare_validate_return_generate(db, journey):
     page.get_by_role("tab", name="Stagiaires").click()
     page.get_by_role("button", name="Générer les certificats").click()
     expect(page.locator(".session-state")).to_contain_text("Clôturée (certificats générés)")
-    expect(page.locator("#panneau")).to_contain_text("1 en réussite")
+    expect(page.locator("#progression")).to_contain_text("Génération des certificats en cours")
+    with app.app_context():  # the worker's job
+        generate_certificates(int(re.search(r"/sessions/(\d+)/", page.url).group(1)))
+    expect(page.locator("#progression")).to_contain_text("1 stagiaire a validé la certification.")
     journey.check("cloturee")

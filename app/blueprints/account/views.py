@@ -6,6 +6,7 @@ import secrets
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -13,6 +14,7 @@ from flask import (
     render_template,
     request,
     session,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_required, login_user
@@ -28,12 +30,22 @@ from app.blueprints.account.forms import (
     SetPasswordForm,
     SignupForm,
 )
+from app.clock import today
 from app.domain import accounts, throttle
-from app.domain.access import grants_of
+from app.domain.access import grants_of, require
 from app.domain.errors import DomainError
 from app.domain.passwords import password_rules as rules_of
+from app.domain.storage import get_storage
 from app.extensions import get_db
-from app.models import Fund, Person
+from app.models import (
+    Certificate,
+    CertificateModel,
+    Fund,
+    Person,
+    Scheme,
+    SchemeLevel,
+    StoredFile,
+)
 
 bp = Blueprint("account", __name__)
 
@@ -360,3 +372,52 @@ def confirm_email(token: str):
     if current_user.is_authenticated:
         return redirect(url_for("account.index"))
     return redirect(url_for("auth.login"))
+
+
+# --- a trainer's own certificates ------------------------------------------------------
+
+
+@bp.get("/mes-certificats")
+@login_required
+@require("certificate.mine")
+def my_certificates():
+    rows = (
+        get_db()
+        .exec(
+            select(Certificate, CertificateModel, SchemeLevel, Scheme)
+            .join(CertificateModel, CertificateModel.id == Certificate.certificate_model_id)
+            .join(SchemeLevel, SchemeLevel.id == Certificate.scheme_level_id)
+            .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+            .where(
+                Certificate.person_id == current_user.person_id, Certificate.valid_until >= today()
+            )
+            .order_by(Certificate.valid_until.desc())
+        )
+        .all()
+    )
+    return render_template("account/certificates.html", rows=rows)
+
+
+@bp.get("/mes-certificats/<int:certificate_id>.pdf")
+@login_required
+@require("certificate.mine")
+def my_certificate_pdf(certificate_id: int):
+    db = get_db()
+    certificate = db.get(Certificate, certificate_id)
+    if (
+        certificate is None
+        or certificate.person_id != current_user.person_id
+        or certificate.valid_until < today()
+        or certificate.file_id is None
+    ):
+        abort(404)
+    stored = db.get(StoredFile, certificate.file_id)
+    storage = get_storage(current_app.config["STORAGE"])
+    return Response(
+        stream_with_context(storage.iter_chunks(db, stored.id)),
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{stored.name}"',
+            "Content-Length": str(stored.size),
+        },
+    )

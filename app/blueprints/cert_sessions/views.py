@@ -4,7 +4,19 @@ Every view is thin: parse the form, call app/domain/cert_session_flow.py, render
 a URL (full page) and an htmx fragment (the panel), from the same templates.
 """
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import login_required
 from sqlalchemy import asc, desc
 from sqlalchemy.orm import aliased
@@ -19,6 +31,7 @@ from app.blueprints.cert_sessions.forms import (
     TrainerForm,
     session_tab_choices,
 )
+from app.clock import today, utcnow
 from app.domain import cert_session_flow as flow
 from app.domain.access import cert_session_scope, require
 from app.domain.cert_session_rules import (
@@ -30,6 +43,8 @@ from app.domain.cert_session_rules import (
     platforms_of,
 )
 from app.domain.errors import ConflictError, DomainError
+from app.domain.notifications import close_tasks
+from app.domain.storage import get_storage
 from app.domain.trainees import (
     TraineeInput,
     likely_duplicates,
@@ -40,6 +55,7 @@ from app.domain.trainees import (
 from app.domain.trainer_check import check_trainer
 from app.extensions import get_db
 from app.models import (
+    Bundle,
     CertificateModel,
     CertSession,
     Organization,
@@ -47,6 +63,7 @@ from app.models import (
     Platform,
     Scheme,
     SchemeLevel,
+    StoredFile,
 )
 from app.models.cert_sessions import SESSION_STATE_LABELS, SessionState
 from app.models.people import Role
@@ -59,6 +76,7 @@ TABS = {
     "session": "Session",
     "formateur": "Formateur",
     "stagiaires": "Stagiaires",
+    "telechargements": "Téléchargements",
     "historique": "Historique",
 }
 SORTS = {
@@ -159,6 +177,8 @@ def _load(cert_session_id: int) -> CertSession:
 def _tabs_for(cert_session: CertSession) -> list[str]:
     if g.active_role.role == Role.FORMATEUR:
         return ["session", "stagiaires", "historique"]
+    if cert_session.state != SessionState.CLOSED:
+        return [t for t in TABS if t != "telechargements"]
     return list(TABS)
 
 
@@ -301,6 +321,9 @@ def _render(cert_session, tab, status=200, **extra):
         context["level_number"] = context["level"].level if context["level"] else 1
     if tab == "historique":
         context["events"] = flow.history(db, cert_session.id)
+    if tab == "telechargements":
+        context["bundle"] = _bundle(db, cert_session)
+        context["available"] = _available(cert_session)
     if flow.Action.SEND_TO_TRAINER in actions:
         context["problems"], context["warnings"] = flow.readiness(db, role, cert_session)
     context.update(extra)
@@ -641,7 +664,7 @@ def modify(cert_session_id: int):
 def generate(cert_session_id: int):
     return _transition(
         cert_session_id,
-        "stagiaires",
+        "telechargements",
         lambda db, cs, v: flow.generate(db, g.active_role, cs, v),
         "La session est clôturée : les certificats des stagiaires en réussite sont en cours "
         "de génération.",
@@ -672,3 +695,118 @@ def delete(cert_session_id: int):
     db.commit()
     flash(f"La session n° {cert_session_id} est supprimée.")
     return redirect(url_for("cert_sessions.index"))
+
+
+# --- after generation: progress, downloads ------------------------------------------
+
+
+def _bundle(db, cert_session):
+    return db.exec(select(Bundle).where(Bundle.cert_session_id == cert_session.id)).first()
+
+
+def _available(cert_session: CertSession) -> bool:
+    """The certificates stay downloadable until the day before the purge."""
+    return cert_session.purge_after is not None and today() < cert_session.purge_after
+
+
+def _closed_for_entity(cert_session_id: int) -> CertSession:
+    cert_session = _load(cert_session_id)
+    if cert_session.state != SessionState.CLOSED or g.active_role.role not in flow.ENTITY_ROLES:
+        abort(404)
+    return cert_session
+
+
+@bp.get("/<int:cert_session_id>/progression")
+@login_required
+@require("cert_session.declare")
+def progress(cert_session_id: int):
+    """Polled every second by the Téléchargements tab; 286 tells htmx to stop."""
+    db = get_db()
+    cert_session = _closed_for_entity(cert_session_id)
+    bundle = _bundle(db, cert_session)
+    finished = bundle is not None and bundle.status in ("pret", "echec")
+    html = render_template(
+        "cert_sessions/_progress.html",
+        cs=cert_session,
+        bundle=bundle,
+        available=_available(cert_session),
+        action_form=ActionForm(formdata=None, data={"version": cert_session.version}),
+    )
+    return html, 286 if finished else 200
+
+
+def _download(cert_session_id: int, which: str):
+    db = get_db()
+    cert_session = _closed_for_entity(cert_session_id)
+    bundle = _bundle(db, cert_session)
+    file_id = getattr(bundle, f"{which}_file_id", None) if bundle else None
+    if file_id is None or bundle.status != "pret":
+        abort(404)
+    if not _available(cert_session):
+        abort(410)
+    storage = get_storage(current_app.config["STORAGE"])
+    stored = db.get(StoredFile, file_id)
+    chunks = storage.iter_chunks(db, file_id)
+    return Response(
+        stream_with_context(chunks),
+        mimetype=stored.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{stored.name}"',
+            "Content-Length": str(stored.size),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.get("/<int:cert_session_id>/certificats.zip")
+@login_required
+@require("cert_session.declare")
+def download_zip(cert_session_id: int):
+    return _download(cert_session_id, "zip")
+
+
+@bp.get("/<int:cert_session_id>/certificats.pdf")
+@login_required
+@require("cert_session.declare")
+def download_pdf(cert_session_id: int):
+    return _download(cert_session_id, "pdf")
+
+
+@bp.post("/<int:cert_session_id>/telecharges")
+@login_required
+@require("cert_session.declare")
+def mark_downloaded(cert_session_id: int):
+    """ "Certificats téléchargés": the to-do item goes away."""
+    db = get_db()
+    cert_session = _closed_for_entity(cert_session_id)
+    bundle = _bundle(db, cert_session)
+    downloaded = request.form.get("telecharges") == "oui"
+    cert_session.downloaded_at = utcnow() if downloaded else None
+    db.add(cert_session)
+    if downloaded and bundle is not None:
+        close_tasks(db, "bundle", bundle.id)
+    db.commit()
+    flash("C'est noté : les certificats sont téléchargés." if downloaded else "C'est noté.")
+    return redirect(
+        url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab="telechargements")
+    )
+
+
+@bp.post("/<int:cert_session_id>/certificats/relancer")
+@login_required
+@require("cert_session.declare")
+def retry_generation(cert_session_id: int):
+    db = get_db()
+    cert_session = _closed_for_entity(cert_session_id)
+    bundle = _bundle(db, cert_session)
+    if bundle is not None and bundle.status == "pret":
+        abort(409)
+    if bundle is not None:
+        bundle.status, bundle.error = "en_cours", None
+        db.add(bundle)
+    flow.start_certificate_job(db, cert_session.id)
+    db.commit()
+    flash("La génération des certificats est relancée.")
+    return redirect(
+        url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab="telechargements")
+    )

@@ -1,0 +1,52 @@
+"""Certificates as PDF: a Jinja template per certificate model family, rendered by
+xhtml2pdf. Images come only from our static folder (or the QR code we draw): the link
+callback refuses any other path or URL, so a template can never fetch from outside."""
+
+import io
+from pathlib import Path
+
+import segno
+from flask import current_app, render_template
+from xhtml2pdf import pisa
+
+from app.domain.certificate_issue import CertificateView
+
+STATIC = (Path(__file__).resolve().parent.parent / "static").resolve()
+
+
+class PdfError(RuntimeError):
+    pass
+
+
+def verification_url(code: str) -> str:
+    return f"{current_app.config['BASE_URL']}/verifier/{code}"
+
+
+def qr_data_uri(url: str) -> str:
+    return segno.make(url, error="m").png_data_uri(scale=4, border=2)
+
+
+def link_callback(uri: str, _rel: str | None = None) -> str:
+    """Only our QR codes (PNG data) and files under app/static/ may be read."""
+    if uri.startswith("data:image/png;base64,"):
+        return uri
+    if uri.startswith("/static/"):
+        path = (STATIC / uri.removeprefix("/static/")).resolve()
+        if path.is_relative_to(STATIC) and path.is_file():
+            return str(path)
+    raise PdfError(f"Ressource refusée dans un certificat : {uri[:80]}")
+
+
+def certificate_html(view: CertificateView) -> str:
+    url = verification_url(view.verification_code)
+    return render_template("certificates/pdf.html", c=view, verify_url=url, qr=qr_data_uri(url))
+
+
+def render_pdf(view: CertificateView) -> bytes:
+    out = io.BytesIO()
+    result = pisa.CreatePDF(
+        certificate_html(view), dest=out, link_callback=link_callback, encoding="utf-8"
+    )
+    if result.err:
+        raise PdfError(f"Le certificat {view.number} n'a pas pu être mis en page.")
+    return out.getvalue()
