@@ -3,16 +3,14 @@
 Idempotent and resumable: certificates are created once (domain + unique index), each
 PDF is stored and committed as soon as it is drawn, so a worker killed mid-way leaves the
 finished ones and the next run carries on. Progress goes to the Bundle row (read by the
-polling fragment on any web machine) and to the job's meta. The ZIP is streamed into
-storage chunk by chunk; it never sits whole in memory.
+polling fragment on any web machine) and to the job's meta. The ZIP and the printing PDF
+are streamed into storage chunk by chunk; neither sits whole in memory.
 """
 
-import io
 import logging
 import zipfile
 from datetime import datetime, time, timedelta
 
-from pypdf import PdfWriter
 from rq import get_current_job
 from sqlmodel import select
 
@@ -20,6 +18,7 @@ from app.clock import PARIS
 from app.domain.certificate_issue import certificate_views, issue_certificates
 from app.domain.certificate_pdf import render_pdf
 from app.domain.notifications import grant_for, notify
+from app.domain.pdf_concat import PdfConcatenator
 from app.domain.storage import get_storage
 from app.models import Bundle, CertSession
 from app.models.cert_sessions import SessionState
@@ -128,18 +127,16 @@ def _bundle_files(db, storage, cert_session, bundle, certificates) -> None:
                         entry.write(chunk)
         bundle.zip_file_id = out.file.id
     if bundle.pdf_file_id is None:
-        merged = PdfWriter()
-        for certificate in certificates:
-            merged.append(io.BytesIO(storage.read(db, certificate.file_id)))
-        buffer = io.BytesIO()
-        merged.write(buffer)
-        stored = storage.save(
+        with storage.writer(
             db,
             name=f"certificats-session-{cert_session.id}-impression.pdf",
             content_type="application/pdf",
-            data=buffer.getvalue(),
-        )
-        bundle.pdf_file_id = stored.id
+        ) as out:
+            joined = PdfConcatenator(out)
+            for certificate in certificates:
+                joined.add(storage.read(db, certificate.file_id))
+            joined.close()
+        bundle.pdf_file_id = out.file.id
 
 
 def retention_ttl(app) -> int:

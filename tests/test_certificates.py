@@ -109,7 +109,14 @@ def test_one_pdf_per_success_with_every_field(app, db, setting):
             f"certificat-{year}-000001.pdf",
             f"certificat-{year}-000002.pdf",
         ]
-    assert len(PdfReader(io.BytesIO(storage.read(db, bundle.pdf_file_id))).pages) == 2
+    printing = storage.read(db, bundle.pdf_file_id)
+    assert len(PdfReader(io.BytesIO(printing)).pages) == 2
+    import pypdfium2  # a second, independent reader: the joined file is a sound PDF
+
+    document = pypdfium2.PdfDocument(printing)
+    assert len(document) == 2
+    assert "Paul DURAND" in document[0].get_textpage().get_text_range()
+    assert "Hugo PETIT" in document[1].get_textpage().get_text_range()
     task = db.exec(select(Notification).where(Notification.object_type == "bundle")).one()
     assert (
         task.person_id == setting.manager.id and task.link == f"/sessions/{cs.id}/telechargements"
