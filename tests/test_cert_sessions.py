@@ -786,3 +786,23 @@ def test_trainer_dashboard_links_to_the_session_to_process(app, db, world):
     board = _text(trainer.get("/"))
     assert f'<a href="/sessions/{cs.id}/stagiaires">n° {cs.id}</a>' in board
     assert trainer.get(f"/sessions/{cs.id}/stagiaires").status_code == 200
+
+
+def test_a_refused_generation_stays_on_the_trainees_tab(app, db, world):
+    cs = CertSession(
+        organization_id=world.org.id,
+        created_by_id=world.manager.id,
+        scheme_level_id=world.sst1.scheme_level_id,
+        trainer_id=world.trainer.id,
+        state=SessionState.ENTITY,
+        end_date=today(),
+        return_comment="Date fausse",
+    )
+    db.add(cs)
+    db.commit()
+    manager = _login(app.test_client(), world.manager)
+    response = _post(manager, f"/sessions/{cs.id}/generer", {"version": cs.version})
+    assert response.status_code == 422
+    text_ = _text(response)
+    assert "Le formateur n'a pas envoyé les résultats de tous les stagiaires" in text_
+    assert 'aria-labelledby="onglet-stagiaires"' in text_ and "/progression" not in text_

@@ -282,6 +282,8 @@ def _render(cert_session, tab, status=200, **extra):
     """The page, or its panel for htmx; every panel carries the session's current version."""
     db = get_db()
     role = g.active_role
+    if tab not in _tabs_for(cert_session):
+        tab = "stagiaires"  # e.g. a refused "Générer": the downloads tab does not exist yet
     actions = flow.allowed_actions(role, cert_session)
     editable = flow.Action.EDIT in actions
     context = {
