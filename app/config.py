@@ -146,6 +146,13 @@ SETTINGS = [
     ),
     Setting("FORPREV_PAGE_SIZE", "PAGE_SIZE", 25, int, "Rows per page in lists."),
     Setting(
+        "FORPREV_TRAINER_ALERT_MONTHS",
+        "TRAINER_ALERT_MONTHS",
+        3,
+        int,
+        "A trainer is alerted this many months before their certificate's validity ends.",
+    ),
+    Setting(
         "FORPREV_PROXY_HOPS",
         "PROXY_HOPS",
         0,

@@ -78,6 +78,7 @@ MENU = [
     MenuEntry("Sessions de certification", "cert_sessions.index", "cert_session.list"),
     MenuEntry("Demandes à instruire", "instruction.requests", "request.instruct"),
     MenuEntry("Catalogue des dispositifs", "catalogue.index", "catalogue.view"),
+    MenuEntry("Messages ciblés", "messages.index", "message.send"),
     MenuEntry("Mes certificats", "account.my_certificates", "certificate.mine"),
     MenuEntry("Mon compte", "account.index", "account.view"),
 ]
@@ -128,7 +129,15 @@ def init_app(app) -> None:
     def _shell():
         endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
         role = g.get("active_role")
+
+        def todo() -> int:
+            from app.domain.dashboard import todo_count
+            from app.extensions import get_db
+
+            return todo_count(get_db(), role) if role else 0
+
         return {
+            "todo": todo,
             "active_role": role,
             "roles": g.get("roles", []),
             "menu": menu_for(role, endpoints) if role else [],

@@ -16,7 +16,7 @@ from app.queue import get_queue, redis_connection
 log = logging.getLogger("forprev.scheduler")
 
 # dotted job names run once a day (filled as modules arrive: purge, alerts…)
-DAILY_JOBS: list[str] = ["jobs.purge.purge_expired"]
+DAILY_JOBS: list[str] = ["jobs.purge.purge_expired", "jobs.alerts.raise_daily_alerts"]
 
 
 def tick(app, db) -> list[str]:

@@ -512,6 +512,11 @@ def test_the_three_steps_through_the_screens(app, db, world, redis_url):
         .done_at
         is not None
     )
+    entity_task = db.exec(
+        select(Notification).where(Notification.person_id == world.manager.id)
+    ).one()
+    assert entity_task.title == f"Résultats de la session n° {cs_id} à vérifier"
+    assert entity_task.role_grant_id == world.manager_grant.id and entity_task.done_at is None
 
     response = _post(manager, f"/sessions/{cs_id}/generer", {"version": _version(db, cs_id)})
     assert response.status_code == 302

@@ -10,6 +10,7 @@ def register_blueprints(app) -> None:
     from app.blueprints.dashboard.views import bp as dashboard
     from app.blueprints.help.views import bp as help_bp
     from app.blueprints.instruction.views import bp as instruction
+    from app.blueprints.messages.views import bp as messages
     from app.blueprints.organizations.views import bp as organizations
     from app.blueprints.public.views import bp as public
 
@@ -23,6 +24,7 @@ def register_blueprints(app) -> None:
         cert_sessions,
         instruction,
         catalogue,
+        messages,
         public,
     ):
         app.register_blueprint(blueprint)

@@ -49,6 +49,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "dashboard.view": frozenset(Role),
     "account.view": frozenset(Role),
     "certificate.mine": frozenset({Role.FORMATEUR}),
+    "message.send": frozenset({Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
     "help.view": frozenset(Role),
     "organization.view": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
     "accreditation.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),

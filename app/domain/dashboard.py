@@ -170,3 +170,21 @@ def _trainer_certificates(db: Session, role: ActiveRole) -> list:
         .where(Certificate.person_id == role.person_id, Certificate.valid_until >= today())
         .order_by(Certificate.valid_until.desc())
     ).all()
+
+
+def todo_count(db: Session, role: ActiveRole) -> int:
+    """The "À traiter" counter of the menu: open tasks of the active role, unread alerts,
+    unread targeted messages (one query per family, all indexed)."""
+    from app.domain.alerts import count_unread
+    from app.domain.targeted_messages import count_unread_messages
+
+    tasks = db.exec(
+        select(func.count())
+        .select_from(Notification)
+        .where(
+            Notification.person_id == role.person_id,
+            Notification.done_at.is_(None),
+            (Notification.role_grant_id == role.grant_id) | Notification.role_grant_id.is_(None),
+        )
+    ).one()
+    return tasks + count_unread(db, role.person_id) + count_unread_messages(db, role.person_id)

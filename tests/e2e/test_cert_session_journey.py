@@ -150,3 +150,27 @@ def test_declare_validate_return_generate(app, db, journey):
         generate_certificates(int(re.search(r"/sessions/(\d+)/", page.url).group(1)))
     expect(page.locator("#progression")).to_contain_text("1 stagiaire a validé la certification.")
     journey.check("cloturee")
+
+
+def test_tabs_work_with_the_keyboard(db, journey):
+    org = factories.organization(db, name="MAROSE FORMATION")
+    factories.accreditation(db, org, scheme_code="SST", level=1)
+    manager = factories.person(db, first_name="Karine", email="karine@exemple.fr")
+    factories.grant(db, manager, Role.GESTIONNAIRE, organization=org)
+    db.commit()
+    page = _login(journey, "karine@exemple.fr")
+    page.get_by_role("link", name="Sessions de certification").click()
+    page.get_by_role("button", name="+ Nouvelle session").click()
+    page.get_by_role("tab", name="Session").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Formateur")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("tab", name="Formateur")).to_be_focused()
+    page.keyboard.press("End")
+    expect(page.get_by_role("tab", name="Historique")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("ArrowRight")  # wraps to the first tab
+    expect(page.get_by_role("tab", name="Session")).to_have_attribute("aria-selected", "true")
+    journey.check("onglets-clavier")
+    # an error on submit puts the keyboard on the first field to correct
+    page.get_by_label("Code postal").fill("123")
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_label("Code postal")).to_be_focused()

@@ -1,5 +1,31 @@
-// After htmx swaps in a form with errors, move the keyboard focus to the first one.
+// After a form is sent and comes back with errors, the keyboard goes to the first one
+// (not after the inline check of a field being left: the person is moving on).
 document.addEventListener("htmx:afterSwap", function (event) {
+  if (!event.detail.elt || event.detail.elt.tagName !== "FORM") { return; }
   var invalid = event.detail.target.querySelector("[aria-invalid='true']");
   if (invalid) { invalid.focus(); }
+});
+(function () {
+  var invalid = document.querySelector("[aria-invalid='true']");
+  if (invalid) { invalid.focus(); }
+})();
+
+// ARIA tabs: Left/Right/Home/End move to another tab and open it (the tabs are links).
+document.addEventListener("keydown", function (event) {
+  var tab = event.target.closest && event.target.closest("[role='tab']");
+  if (!tab) { return; }
+  var tabs = Array.prototype.slice.call(tab.closest("[role='tablist']").querySelectorAll("[role='tab']"));
+  var index = tabs.indexOf(tab);
+  var next = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 }[event.key];
+  if (next === undefined) { return; }
+  event.preventDefault();
+  var target = tabs[(next + tabs.length) % tabs.length];
+  target.focus();
+  target.click();
+});
+
+// After a tab's panel is swapped in, keep the keyboard on the selected tab.
+document.addEventListener("htmx:afterSettle", function (event) {
+  var selected = event.detail.target.querySelector && event.detail.target.querySelector("[role='tab'][aria-selected='true']");
+  if (selected && document.activeElement === document.body) { selected.focus(); }
 });
