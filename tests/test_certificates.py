@@ -391,3 +391,47 @@ def test_level_two_successes_become_trainers(app, db, setting):
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     other = _login(app, "karine@exemple.fr")
     assert other.get(f"/mes-certificats/{certificate.id}.pdf").status_code in (403, 404)
+
+
+def test_each_dispositif_and_level_finds_its_layout(app):
+    from app.domain.certificate_pdf import certificate_html, layouts_for
+
+    trainer_view = replace_view(
+        scheme_code="SST", level=2, model_name="Certificat de formateur SST"
+    )
+    assert layouts_for(trainer_view) == [
+        "certificates/pdf-sst-2.html",
+        "certificates/pdf-sst.html",
+        "certificates/pdf-formateur.html",
+        "certificates/pdf.html",
+    ]
+    with app.test_request_context():
+        html = certificate_html(trainer_view)
+        assert "Ce certificat de formateur est délivré à" in html
+        assert "animer des sessions de certification SST de niveau 1" in html
+        catec = certificate_html(replace_view(scheme_code="CATEC", level=1))
+        assert "espaces confinés" in catec and "Ce certificat est délivré à" in catec
+
+
+def replace_view(**changes):
+    from dataclasses import replace
+
+    from app.domain.certificate_issue import CertificateView
+
+    base = CertificateView(
+        number="2026-000009",
+        holder="Julie MARTIN",
+        birth_date=date(1990, 7, 14),
+        scheme_name="Dispositif",
+        scheme_code="SST",
+        level=1,
+        model_name="Certificat",
+        end_date=date(2026, 11, 24),
+        valid_until=date(2029, 11, 24),
+        organization="MAROSE",
+        accreditation_number="H1",
+        trainer="Stéphanie WEBER",
+        is_refresher=False,
+        verification_code="code",
+    )
+    return replace(base, **changes)

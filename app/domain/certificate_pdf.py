@@ -37,9 +37,19 @@ def link_callback(uri: str, _rel: str | None = None) -> str:
     raise PdfError(f"Ressource refusée dans un certificat : {uri[:80]}")
 
 
+def layouts_for(view: CertificateView) -> list[str]:
+    """The most specific layout first: the dispositif's own, then trainers' (level 2 and
+    above), then the common one."""
+    code = view.scheme_code.lower()
+    names = [f"certificates/pdf-{code}-{view.level}.html", f"certificates/pdf-{code}.html"]
+    if view.level >= 2:
+        names.append("certificates/pdf-formateur.html")
+    return [*names, "certificates/pdf.html"]
+
+
 def certificate_html(view: CertificateView) -> str:
     url = verification_url(view.verification_code)
-    return render_template("certificates/pdf.html", c=view, verify_url=url, qr=qr_data_uri(url))
+    return render_template(layouts_for(view), c=view, verify_url=url, qr=qr_data_uri(url))
 
 
 def render_pdf(view: CertificateView) -> bytes:

@@ -20,12 +20,16 @@ document.addEventListener("keydown", function (event) {
   if (next === undefined) { return; }
   event.preventDefault();
   var target = tabs[(next + tabs.length) % tabs.length];
+  tabMovedByKeyboard = true;
   target.focus();
   target.click();
 });
 
-// After a tab's panel is swapped in, keep the keyboard on the selected tab.
-document.addEventListener("htmx:afterSettle", function (event) {
-  var selected = event.detail.target.querySelector && event.detail.target.querySelector("[role='tab'][aria-selected='true']");
-  if (selected && document.activeElement === document.body) { selected.focus(); }
+// After a tab opened from the keyboard is swapped in, keep the keyboard on it.
+var tabMovedByKeyboard = false;
+document.addEventListener("htmx:afterSettle", function () {
+  if (!tabMovedByKeyboard) { return; }
+  tabMovedByKeyboard = false;
+  var selected = document.querySelector("[role='tablist'] [role='tab'][aria-selected='true']");
+  if (selected) { selected.focus(); }
 });
