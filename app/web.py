@@ -5,13 +5,15 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import g, render_template, request
+from flask import Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
+from sqlmodel import Session
 from werkzeug.exceptions import HTTPException
 
 from app.clock import to_paris
 from app.domain.access import can
+from app.domain.storage import get_storage
 from app.models.people import Role
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,30 @@ def render_page_or_fragment(page: str, fragment: str, status: int = 200, **conte
     """One view, one template pair: the fragment for htmx, the whole page otherwise."""
     template = fragment if is_htmx() else page
     return render_template(template, **context), status, {"Vary": "HX-Request"}
+
+
+def send_stored_file(
+    file_id: int, *, name: str, content_type: str, size: int, no_store: bool = False
+) -> Response:
+    """A stored file as a download, streamed chunk by chunk.
+
+    The chunks are read in a session of the stream's own, closed when the stream ends or
+    the client goes away: the request's session is already closed by then, and reopening
+    it would leave a transaction (and its locks) behind."""
+    storage = get_storage(current_app.config["STORAGE"])
+    engine = current_app.extensions["forprev_engine"]
+
+    def chunks():
+        with Session(engine) as db:
+            yield from storage.iter_chunks(db, file_id)
+
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Content-Length": str(size),
+    }
+    if no_store:
+        headers["Cache-Control"] = "no-store"
+    return Response(chunks(), mimetype=content_type, headers=headers)
 
 
 def _date_fr(value) -> str:

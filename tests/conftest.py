@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
@@ -65,6 +66,8 @@ def _clean(engine, keep_reference: bool = True) -> None:
     ]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # a connection left in a transaction fails the test here rather than hanging it
+            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for name in reversed(tables):
@@ -94,6 +97,15 @@ def redis_url():
     server.shutdown()
 
 
+class BufferedClient(FlaskClient):
+    """Reads each response whole and closes it, as a WSGI server does: a streamed download
+    left open would keep its request's database transaction (and locks) alive."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url, redis_url, tmp_path):
     application = create_app(
@@ -109,6 +121,7 @@ def app(database_url, redis_url, tmp_path):
             "BASE_URL": "http://forprev.test",
         }
     )
+    application.test_client_class = BufferedClient
     redis.Redis.from_url(redis_url).flushdb()
     yield application
     engine = application.extensions["forprev_engine"]

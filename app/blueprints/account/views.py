@@ -6,7 +6,6 @@ import secrets
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -14,7 +13,6 @@ from flask import (
     render_template,
     request,
     session,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_required, login_user
@@ -35,7 +33,6 @@ from app.domain import accounts, throttle
 from app.domain.access import grants_of, require
 from app.domain.errors import DomainError
 from app.domain.passwords import password_rules as rules_of
-from app.domain.storage import get_storage
 from app.extensions import get_db
 from app.models import (
     Certificate,
@@ -46,6 +43,7 @@ from app.models import (
     SchemeLevel,
     StoredFile,
 )
+from app.web import send_stored_file
 
 bp = Blueprint("account", __name__)
 
@@ -412,12 +410,6 @@ def my_certificate_pdf(certificate_id: int):
     ):
         abort(404)
     stored = db.get(StoredFile, certificate.file_id)
-    storage = get_storage(current_app.config["STORAGE"])
-    return Response(
-        stream_with_context(storage.iter_chunks(db, stored.id)),
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="{stored.name}"',
-            "Content-Length": str(stored.size),
-        },
+    return send_stored_file(
+        stored.id, name=stored.name, content_type="application/pdf", size=stored.size
     )

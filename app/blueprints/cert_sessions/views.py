@@ -6,15 +6,12 @@ a URL (full page) and an htmx fragment (the panel), from the same templates.
 
 from flask import (
     Blueprint,
-    Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import login_required
@@ -44,7 +41,6 @@ from app.domain.cert_session_rules import (
 )
 from app.domain.errors import ConflictError, DomainError
 from app.domain.notifications import close_tasks
-from app.domain.storage import get_storage
 from app.domain.trainees import (
     TraineeInput,
     likely_duplicates,
@@ -68,7 +64,7 @@ from app.models import (
 from app.models.cert_sessions import SESSION_STATE_LABELS, SessionState
 from app.models.people import Role
 from app.pagination import paginate
-from app.web import is_htmx
+from app.web import is_htmx, send_stored_file
 
 bp = Blueprint("cert_sessions", __name__, url_prefix="/sessions")
 
@@ -746,17 +742,13 @@ def _download(cert_session_id: int, which: str):
         abort(404)
     if not _available(cert_session):
         abort(410)
-    storage = get_storage(current_app.config["STORAGE"])
     stored = db.get(StoredFile, file_id)
-    chunks = storage.iter_chunks(db, file_id)
-    return Response(
-        stream_with_context(chunks),
-        mimetype=stored.content_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{stored.name}"',
-            "Content-Length": str(stored.size),
-            "Cache-Control": "no-store",
-        },
+    return send_stored_file(
+        file_id,
+        name=stored.name,
+        content_type=stored.content_type,
+        size=stored.size,
+        no_store=True,
     )
 
 
