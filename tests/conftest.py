@@ -106,8 +106,7 @@ class BufferedClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-@pytest.fixture
-def app(database_url, redis_url, tmp_path):
+def make_test_app(database_url: str, redis_url: str, mailbox_dir: Path):
     application = create_app(
         {
             "TESTING": True,
@@ -117,16 +116,37 @@ def app(database_url, redis_url, tmp_path):
             "REDIS_URL": redis_url,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": 1,  # nothing listens: tests that send start their own SMTP server
-            "MAILBOX_DIR": str(tmp_path / "mailbox"),
+            "MAILBOX_DIR": str(mailbox_dir),
             "BASE_URL": "http://forprev.test",
         }
     )
     application.test_client_class = BufferedClient
     redis.Redis.from_url(redis_url).flushdb()
-    yield application
+    return application
+
+
+def dispose_test_app(application) -> None:
     engine = application.extensions["forprev_engine"]
     _clean(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def app(database_url, redis_url, tmp_path):
+    application = make_test_app(database_url, redis_url, tmp_path / "mailbox")
+    yield application
+    dispose_test_app(application)
+
+
+@pytest.fixture(scope="module")
+def world(database_url, redis_url, tmp_path_factory):
+    """The demo data seen by every kind of user (tests/proof.py), shared by a module's
+    tests: they read, and what they try as outsiders must change nothing."""
+    from tests.proof import build_world
+
+    application = make_test_app(database_url, redis_url, tmp_path_factory.mktemp("mailbox"))
+    yield build_world(application)
+    dispose_test_app(application)
 
 
 @pytest.fixture

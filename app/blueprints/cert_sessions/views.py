@@ -602,6 +602,8 @@ def _posted_results(trainees) -> dict[int, bool | None]:
 @require("cert_session.list")
 def trainer_results(cert_session_id: int):
     """The trainer: save the results, send them, or return the session with a comment."""
+    if g.active_role.role != Role.FORMATEUR:
+        abort(403)  # the entity sees the session but the results are the trainer's
     db = get_db()
     cert_session = _load(cert_session_id)
     form = ReturnForm()

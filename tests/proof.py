@@ -1,0 +1,237 @@
+"""The app as every kind of user meets it, for the proofs that cover every route.
+
+`build_world` loads the demo data, gives it what the demo only gets from its workers
+(a generated bundle, an alert, a targeted message), logs in one client per actor and
+names the objects each route is tried on. The objects belong to entity A (MAROSE
+FORMATION) and were declared by its gestionnaire, so every other actor is an outsider.
+`url_for_rule` turns any rule of the URL map into a URL on those objects: a new route
+is covered the day it appears, or the proofs fail saying which argument they lack.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+
+from app.clock import utcnow
+from app.domain.storage import get_storage
+from app.domain.targeted_messages import Audience, send_message
+from app.models import (
+    Alert,
+    Certificate,
+    CertSession,
+    Organization,
+    Person,
+    RoleGrant,
+    Trainee,
+)
+from app.models.cert_sessions import SessionState
+from app.models.people import Role
+from jobs.certificates import generate_certificates
+from seeds.demo import load_demo
+
+DEMO_PASSWORD = "Demo-Forprev-2026"
+
+# actor → (Forprev number, role to switch to, organization name or None)
+ACTORS: dict[str, tuple[str, Role, str | None] | None] = {
+    "anonyme": None,
+    "demandeur": ("JDE11223", Role.DEMANDEUR, None),
+    "gestionnaire_a": ("ROM37899", Role.GESTIONNAIRE, "MAROSE FORMATION"),
+    "gestionnaire_b": ("KPA12345", Role.GESTIONNAIRE, "FORMATION GUY"),
+    "delegataire": ("SDE24680", Role.DELEGATAIRE, "MAROSE FORMATION"),
+    "formateur": ("STE55501", Role.FORMATEUR, None),
+    "formateur_autre": ("MAR55504", Role.FORMATEUR, None),
+    "instructeur_autre": ("CRF00001", Role.INSTRUCTEUR, None),
+    "administrateur": ("INR00001", Role.ADMINISTRATEUR, None),
+}
+
+# which demo session each session route is tried on (all of MAROSE, declared by its
+# gestionnaire; the trainer, where there is one, is the actor "formateur")
+SESSION_FOR_ENDPOINT = {
+    "cert_sessions.trainer_results": "trainer",
+    "cert_sessions.modify": "entity",
+    "cert_sessions.generate": "entity",
+    "cert_sessions.download_pdf": "closed",
+    "cert_sessions.download_zip": "closed",
+    "cert_sessions.progress": "closed",
+    "cert_sessions.mark_downloaded": "closed",
+    "cert_sessions.retry_generation": "closed",
+}
+
+CSRF_FIELD = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+CSRF_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+@dataclass
+class World:
+    app: Flask
+    clients: dict[str, FlaskClient] = field(default_factory=dict)
+    ids: dict[str, object] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)  # text an outsider must never see
+
+    def client(self, actor: str) -> FlaskClient:
+        return self.clients[actor]
+
+    def login(self, actor: str) -> FlaskClient:
+        """A fresh client logged in as `actor` with its role active."""
+        client = self.app.test_client()
+        spec = ACTORS[actor]
+        if spec is None:
+            client.get("/connexion")
+            return client
+        number, role, org_name = spec
+        answer = client.post(
+            "/connexion",
+            data={
+                "identifier": number,
+                "password": DEMO_PASSWORD,
+                "csrf_token": csrf_of(client, "/connexion"),
+            },
+        )
+        assert answer.status_code == 302, f"{actor} ne se connecte pas"
+        grant_id = self.ids[f"grant:{actor}"]
+        switched = client.post(
+            "/role", data={"grant_id": str(grant_id), "csrf_token": csrf_of(client, "/")}
+        )
+        assert switched.status_code == 302, f"{actor} ne prend pas le rôle {role}"
+        return client
+
+
+def csrf_of(client: FlaskClient, path: str = "/") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_FIELD.search(html) or CSRF_HEADER.search(html)
+    assert match, f"pas de jeton CSRF sur {path}"
+    return match.group(1)
+
+
+def build_world(app: Flask) -> World:
+    world = World(app)
+    engine = app.extensions["forprev_engine"]
+    with Session(engine, expire_on_commit=False) as db:
+        load_demo(db)
+        db.commit()
+        _name_objects(db, world)
+        db.commit()
+    with app.app_context():
+        generate_certificates(world.ids["cert_session:closed"])
+    for actor in ACTORS:
+        world.clients[actor] = world.login(actor)
+    return world
+
+
+def _name_objects(db: Session, world: World) -> None:
+    ids = world.ids
+    people = {
+        p.forprev_number: p
+        for p in db.exec(
+            select(Person).where(
+                Person.forprev_number.in_([s[0] for s in ACTORS.values() if s])  # type: ignore[union-attr]
+            )
+        )
+    }
+    orgs = {o.name: o for o in db.exec(select(Organization))}
+    for actor, spec in ACTORS.items():
+        if spec is None:
+            continue
+        number, role, org_name = spec
+        person = people[number]
+        ids[f"person:{actor}"] = person.id
+        query = select(RoleGrant).where(RoleGrant.person_id == person.id, RoleGrant.role == role)
+        if org_name:
+            query = query.where(RoleGrant.organization_id == orgs[org_name].id)
+        ids[f"grant:{actor}"] = db.exec(query).first().id
+
+    marose = orgs["MAROSE FORMATION"]
+    owner = ids["person:gestionnaire_a"]
+    trainer = ids["person:formateur"]
+    sessions = db.exec(
+        select(CertSession).where(CertSession.organization_id == marose.id).order_by(CertSession.id)
+    ).all()
+
+    def pick(state, created_by=owner):
+        return next(s for s in sessions if s.state == state and s.created_by_id == created_by)
+
+    ids["cert_session:draft"] = pick(SessionState.DRAFT).id
+    ids["cert_session:entity"] = pick(SessionState.ENTITY).id
+    ids["cert_session:closed"] = pick(SessionState.CLOSED).id
+    # the one session in the trainer's hands was declared by the délégataire
+    ids["cert_session:trainer"] = pick(
+        SessionState.TRAINER, created_by=ids["person:delegataire"]
+    ).id
+    assert all(s.trainer_id in (None, trainer) for s in sessions), (
+        "les sessions de MAROSE ont pour formateur l'acteur « formateur »"
+    )
+    trainee = db.exec(
+        select(Trainee).where(Trainee.cert_session_id == ids["cert_session:draft"])
+    ).first()
+    ids["trainee"] = trainee.id
+    world.secrets += [trainee.last_name]
+
+    certificate = db.exec(select(Certificate).where(Certificate.person_id == trainer)).first()
+    # the demo's trainer certificates have no PDF until a session issues one
+    certificate.file_id = (
+        get_storage()
+        .save(db, name="certificat.pdf", content_type="application/pdf", data=b"%PDF-1.4 preuve")
+        .id
+    )
+    db.add(certificate)
+    ids["certificate"] = certificate.id
+    ids["verification_code"] = certificate.verification_code
+
+    alert = Alert(
+        person_id=owner,
+        key="preuve",
+        kind="habilitation",
+        message="Votre habilitation SST arrive à échéance.",
+        link="/habilitations/",
+    )
+    db.add(alert)
+    db.flush()
+    ids["alert"] = alert.id
+
+    message, _count = send_message(
+        db,
+        author_id=ids["person:administrateur"],
+        title="Message aux formateurs",
+        body="Les formateurs seuls reçoivent ce message.",
+        audience=Audience(roles=[Role.FORMATEUR.value]),
+        display_from=utcnow() - timedelta(hours=1),
+        display_until=None,
+    )
+    ids["message"] = message.id
+
+
+ARGUMENTS = {
+    "alert_id": lambda world, endpoint: world.ids["alert"],
+    "message_id": lambda world, endpoint: world.ids["message"],
+    "certificate_id": lambda world, endpoint: world.ids["certificate"],
+    "trainee_id": lambda world, endpoint: world.ids["trainee"],
+    "code": lambda world, endpoint: world.ids["verification_code"],
+    "token": lambda world, endpoint: "jeton-inconnu-0123456789abcdef",
+    "tab": lambda world, endpoint: "stagiaires",
+    "filename": lambda world, endpoint: "css/forprev.css",
+    "cert_session_id": lambda world, endpoint: world.ids[
+        "cert_session:" + SESSION_FOR_ENDPOINT.get(endpoint, "draft")
+    ],
+}
+
+
+def url_for_rule(world: World, rule) -> str:
+    values = {}
+    for name in rule.arguments:
+        assert name in ARGUMENTS, f"{rule.rule} : aucun objet pour l'argument « {name} »"
+        values[name] = ARGUMENTS[name](world, rule.endpoint)
+    with world.app.test_request_context():
+        from flask import url_for
+
+        return url_for(rule.endpoint, **values)
+
+
+def routes(app: Flask):
+    """(rule, method) for every route of the app, HEAD and OPTIONS aside."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
