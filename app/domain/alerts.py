@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.clock import today
-from app.domain.mail import queue_email
+from app.domain.mail import mail_if_opted_in
 from app.models import (
     Accreditation,
     Alert,
@@ -37,16 +37,7 @@ def _raise(db: Session, person: Person, key: str, kind: str, message: str, link:
     if exists is not None:
         return False
     db.add(Alert(person_id=person.id, key=key, kind=kind, message=message, link=link))
-    if person.notify_alerts and person.active:
-        queue_email(
-            db,
-            to=person.email,
-            subject=f"Forprev : {message}",
-            template="notification",
-            context={"first_name": person.first_name, "message": message, "link": link},
-            category="alert",
-            person_id=person.id,
-        )
+    mail_if_opted_in(db, person, category="alert", message=message, link=link)
     return True
 
 

@@ -7,7 +7,10 @@ from flask import current_app, render_template
 from sqlmodel import Session
 
 from app.domain.background import enqueue_after_commit
-from app.models import OutboxEmail
+from app.models import OutboxEmail, Person
+
+# the choice of "Mon compte" each category of mail follows
+OPT_IN = {"alert": "notify_alerts", "notification": "notify_notifications"}
 
 
 def queue_email(
@@ -39,3 +42,21 @@ def queue_email(
     db.add(row)
     enqueue_after_commit(db, "jobs.mail.deliver_outbox")
     return row
+
+
+def mail_if_opted_in(
+    db: Session, person: Person | None, *, category: str, message: str, link: str
+) -> bool:
+    """The short mail of an alert or a task, to an active person who chose that category."""
+    if person is None or not person.active or not getattr(person, OPT_IN[category]):
+        return False
+    queue_email(
+        db,
+        to=person.email,
+        subject=f"Forprev : {message}",
+        template="notification",
+        context={"first_name": person.first_name, "message": message, "link": link},
+        category=category,
+        person_id=person.id,
+    )
+    return True

@@ -3,7 +3,7 @@
 from sqlmodel import Session, select, update
 
 from app.clock import utcnow
-from app.domain.mail import queue_email
+from app.domain.mail import mail_if_opted_in
 from app.models import Notification, Person, RoleGrant
 
 
@@ -38,17 +38,9 @@ def notify(
         object_id=object_id,
     )
     db.add(row)
-    person = db.get(Person, person_id)
-    if person is not None and person.notify_notifications and person.active:
-        queue_email(
-            db,
-            to=person.email,
-            subject=f"Forprev : {title}",
-            template="notification",
-            context={"first_name": person.first_name, "message": title, "link": link},
-            category="notification",
-            person_id=person.id,
-        )
+    mail_if_opted_in(
+        db, db.get(Person, person_id), category="notification", message=title, link=link
+    )
     return row
 
 
