@@ -110,12 +110,11 @@ def csrf_of(client: FlaskClient, path: str = "/") -> str:
 def build_world(app: Flask) -> World:
     world = World(app)
     engine = app.extensions["forprev_engine"]
-    with Session(engine, expire_on_commit=False) as db:
+    with app.app_context(), Session(engine, expire_on_commit=False) as db:
         load_demo(db)
         db.commit()
         _name_objects(db, world)
         db.commit()
-    with app.app_context():
         generate_certificates(world.ids["cert_session:closed"])
     for actor in ACTORS:
         world.clients[actor] = world.login(actor)
