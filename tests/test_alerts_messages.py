@@ -394,3 +394,26 @@ def _wait(predicate, timeout=10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_dashboard_counts_sessions_up_to_the_cap(app, db, login_as, monkeypatch):
+    """Counts per state stop at the lists' cap: a huge entity's dashboard costs the same."""
+    import app.domain.dashboard as dashboard
+
+    org = factories.organization(db, name="MAROSE FORMATION")
+    acc = factories.accreditation(db, org, scheme_code="SST", level=1)
+    manager = factories.person(db, first_name="Karine", email="karine@exemple.fr")
+    grant = factories.grant(db, manager, Role.GESTIONNAIRE, organization=org)
+    trainer = factories.person(db, first_name="Stéphanie", email="t@exemple.fr")
+    for _ in range(3):
+        factories.closed_session(
+            db, org=org, acc=acc, trainer=trainer, creator=manager, trainees=[]
+        )
+    db.commit()
+    client = login_as(manager, grant)
+    page = client.get("/").get_data(as_text=True)
+    assert re.search(r"Clôturée \(certificats générés\)</dt><dd>3</dd>", page)
+    assert re.search(r"En cours de saisie</dt><dd>0</dd>", page)
+    monkeypatch.setattr(dashboard, "COUNT_CAP", 2)
+    page = client.get("/").get_data(as_text=True)
+    assert re.search(r"Clôturée \(certificats générés\)</dt><dd>plus de 2</dd>", page)

@@ -6,10 +6,11 @@ import uuid
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 import app.models  # noqa: F401
 from app.cli import upgrade_database
+from tests import factories
 from tests.conftest import require_env
 
 
@@ -22,7 +23,7 @@ def _check_fresh(url: str) -> None:
             expected = {t.name for t in SQLModel.metadata.sorted_tables}
             assert expected <= tables, f"tables manquantes : {expected - tables}"
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0002"
+            assert version == "0003"
             diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
             assert diff == [], f"les modèles diffèrent des migrations : {diff}"
             index_names = {i["name"] for i in inspect(conn).get_indexes("certsession")}
@@ -47,3 +48,35 @@ def test_migrations_build_the_schema_on_a_fresh_postgresql_database():
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
         admin.dispose()
+
+
+def test_receipts_get_their_messages_display_window(tmp_path):
+    """0003 copies each message's display window onto the receipts already there."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade_database(url, "0002")
+    engine = create_engine(url)
+    with Session(engine) as db:  # Person has not changed since 0002
+        author = factories.person(db)
+        db.commit()
+        author_id = author.id
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO targetedmessage (id, author_id, title, body, audience, "
+                "display_from, display_until, created_at) VALUES (1, :author, 'T', 'B', '{}', "
+                "'2026-02-01 08:00:00', '2026-03-01 08:00:00', '2026-01-31 00:00:00')"
+            ),
+            {"author": author_id},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO messagereceipt (message_id, person_id, created_at) "
+                "VALUES (1, :author, '2026-01-31 00:00:00')"
+            ),
+            {"author": author_id},
+        )
+    upgrade_database(url)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT display_from, display_until FROM messagereceipt")).one()
+    engine.dispose()
+    assert [str(v)[:16] for v in row] == ["2026-02-01 08:00", "2026-03-01 08:00"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, exists, func, insert, literal, or_, union
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from app.clock import today, utcnow
@@ -105,7 +106,8 @@ def audience_query(audience: Audience):
         parts.append(base)
     if not parts:
         return None
-    return union(*parts) if len(parts) > 1 else parts[0]
+    # once per person: one may hold a role in several entities
+    return union(*parts) if len(parts) > 1 else parts[0].distinct()
 
 
 def count_audience(db: Session, audience: Audience) -> int:
@@ -159,41 +161,51 @@ def send_message(
     people = query.subquery()
     db.exec(
         insert(MessageReceipt).from_select(
-            ["message_id", "person_id", "created_at"],
-            select(literal(message.id), people.c.person_id, literal(utcnow())),
+            ["message_id", "person_id", "display_from", "display_until", "created_at"],
+            select(
+                literal(message.id),
+                people.c.person_id,
+                literal(display_from, MessageReceipt.__table__.c.display_from.type),
+                literal(display_until, MessageReceipt.__table__.c.display_until.type),
+                literal(utcnow(), MessageReceipt.__table__.c.created_at.type),
+            ),
         )
     )
     enqueue_after_commit(db, "jobs.messages.mail_targeted_message", message.id)
     return message, reached
 
 
+def _showing(now):
+    """Receipts of messages in their display window (read from the receipt alone)."""
+    return and_(
+        MessageReceipt.display_from <= now,
+        or_(MessageReceipt.display_until.is_(None), MessageReceipt.display_until >= now),
+    )
+
+
 def messages_for(db: Session, person_id: int, limit: int = 5):
-    now = utcnow()
-    return db.exec(
-        select(TargetedMessage, MessageReceipt)
-        .join(MessageReceipt, MessageReceipt.message_id == TargetedMessage.id)
-        .where(
-            MessageReceipt.person_id == person_id,
-            TargetedMessage.display_from <= now,
-            or_(TargetedMessage.display_until.is_(None), TargetedMessage.display_until >= now),
-        )
-        .order_by(MessageReceipt.read_at.is_not(None), TargetedMessage.display_from.desc())
+    shown = (
+        select(MessageReceipt)
+        .where(MessageReceipt.person_id == person_id, _showing(utcnow()))
+        .order_by(MessageReceipt.read_at.is_not(None), MessageReceipt.display_from.desc())
         .limit(limit)
+        .subquery()
+    )
+    receipt = aliased(MessageReceipt, shown)
+    return db.exec(
+        select(TargetedMessage, receipt)
+        .join(receipt, receipt.message_id == TargetedMessage.id)
+        .order_by(receipt.read_at.is_not(None), receipt.display_from.desc())
     ).all()
 
 
 def count_unread_messages(db: Session, person_id: int) -> int:
-    now = utcnow()
     return db.exec(
         select(func.count())
         .select_from(MessageReceipt)
-        .join(TargetedMessage, TargetedMessage.id == MessageReceipt.message_id)
         .where(
-            and_(
-                MessageReceipt.person_id == person_id,
-                MessageReceipt.read_at.is_(None),
-                TargetedMessage.display_from <= now,
-                or_(TargetedMessage.display_until.is_(None), TargetedMessage.display_until >= now),
-            )
+            MessageReceipt.person_id == person_id,
+            MessageReceipt.read_at.is_(None),
+            _showing(utcnow()),
         )
     ).one()

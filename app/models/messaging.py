@@ -42,9 +42,15 @@ class Alert(SQLModel, table=True):
 
 
 class TargetedMessage(SQLModel, table=True):
+    # the messages' list, newest first, national or per caisse
+    __table_args__ = (
+        Index("ix_targetedmessage_created", "created_at"),
+        Index("ix_targetedmessage_fund_created", "fund_id", "created_at"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     author_id: int = fk("person.id")
-    fund_id: int | None = fk("fund.id", nullable=True)  # None: national
+    fund_id: int | None = fk("fund.id", index=False, nullable=True)  # None: national
     title: str = Field(max_length=200)
     body: str = Field(sa_column=Column(Text, nullable=False))
     audience: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -55,11 +61,20 @@ class TargetedMessage(SQLModel, table=True):
 
 
 class MessageReceipt(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("message_id", "person_id"),)
+    """A message as one person receives it. The display window is copied from the message
+    so a person's messages and unread count are read from their receipts alone, however
+    many messages were ever sent."""
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "person_id"),
+        Index("ix_messagereceipt_person_read_display", "person_id", "read_at", "display_from"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = fk("targetedmessage.id", index=False, ondelete="CASCADE")
-    person_id: int = fk("person.id", ondelete="CASCADE")
+    person_id: int = fk("person.id", index=False, ondelete="CASCADE")
+    display_from: datetime
+    display_until: datetime | None = None
     created_at: datetime = created_at_field()
     read_at: datetime | None = None
 
