@@ -5,10 +5,11 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import Response, current_app, g, render_template, request
+from flask import Request, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlmodel import Session
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 
 from app.clock import to_paris
@@ -63,6 +64,26 @@ ERROR_PAGES = {
         "réessayez dans un instant ou contactez l'assistance.",
     ),
 }
+
+
+class _WithoutNul(ImmutableMultiDict):
+    """Form fields and query arguments without NUL characters: no keyboard types one, and
+    PostgreSQL refuses them in text (a NUL in a name field was an error 500)."""
+
+    def __init__(self, mapping=None):
+        if isinstance(mapping, list):
+            mapping = [
+                (
+                    key.replace("\0", ""),
+                    value.replace("\0", "") if isinstance(value, str) else value,
+                )
+                for key, value in mapping
+            ]
+        super().__init__(mapping)
+
+
+class FormRequest(Request):
+    parameter_storage_class = _WithoutNul
 
 
 @dataclass(frozen=True)
@@ -145,6 +166,7 @@ def _datetime_fr(value) -> str:
 
 
 def init_app(app) -> None:
+    app.request_class = FormRequest
     app.jinja_env.filters["date_fr"] = _date_fr
     app.jinja_env.filters["datetime_fr"] = _datetime_fr
     app.jinja_env.globals["timedelta"] = timedelta
@@ -153,7 +175,11 @@ def init_app(app) -> None:
 
     @app.context_processor
     def _shell():
-        endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+        # the URL map is complete once the app serves: read it once
+        endpoints = app.extensions.get("forprev_endpoints")
+        if endpoints is None:
+            endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+            app.extensions["forprev_endpoints"] = endpoints
         role = g.get("active_role")
 
         def todo() -> int:

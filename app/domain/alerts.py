@@ -151,9 +151,9 @@ def unread_alerts(db: Session, person_id: int, limit: int = 10) -> list[Alert]:
     )
 
 
-def count_unread(db: Session, person_id: int) -> int:
-    return db.exec(
+def unread_count_query(person_id: int):
+    return (
         select(func.count())
         .select_from(Alert)
         .where(Alert.person_id == person_id, Alert.read_at.is_(None))
-    ).one()
+    )

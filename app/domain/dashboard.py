@@ -192,11 +192,10 @@ def _trainer_certificates(db: Session, role: ActiveRole) -> list:
 
 def todo_count(db: Session, role: ActiveRole) -> int:
     """The "À traiter" counter of the menu: open tasks of the active role, unread alerts,
-    unread targeted messages (one query per family, all indexed)."""
-    from app.domain.alerts import count_unread
-    from app.domain.targeted_messages import count_unread_messages
+    unread targeted messages, counted in one statement (each count indexed)."""
+    from app.domain import alerts, targeted_messages
 
-    tasks = db.exec(
+    tasks = (
         select(func.count())
         .select_from(Notification)
         .where(
@@ -204,5 +203,12 @@ def todo_count(db: Session, role: ActiveRole) -> int:
             Notification.done_at.is_(None),
             (Notification.role_grant_id == role.grant_id) | Notification.role_grant_id.is_(None),
         )
+    )
+    counts = db.exec(
+        select(
+            tasks.scalar_subquery(),
+            alerts.unread_count_query(role.person_id).scalar_subquery(),
+            targeted_messages.unread_count_query(role.person_id).scalar_subquery(),
+        )
     ).one()
-    return tasks + count_unread(db, role.person_id) + count_unread_messages(db, role.person_id)
+    return sum(counts)

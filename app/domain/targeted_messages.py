@@ -199,8 +199,8 @@ def messages_for(db: Session, person_id: int, limit: int = 5):
     ).all()
 
 
-def count_unread_messages(db: Session, person_id: int) -> int:
-    return db.exec(
+def unread_count_query(person_id: int):
+    return (
         select(func.count())
         .select_from(MessageReceipt)
         .where(
@@ -208,4 +208,4 @@ def count_unread_messages(db: Session, person_id: int) -> int:
             MessageReceipt.read_at.is_(None),
             _showing(utcnow()),
         )
-    ).one()
+    )

