@@ -11,6 +11,20 @@ from wtforms.widgets import TextInput
 from app.domain.passwords import password_problem
 
 NAME = re.compile(r"[^\W\d_]+(?:[ '’-][^\W\d_]+)*")
+LARGEST_ID = 2**31 - 1  # an id column is a 32-bit integer on PostgreSQL
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
+def id_or_none(value):
+    """Coerce a chosen id: None when nothing is chosen, -1 (never a real id: the rule
+    says it is not allowed) for anything that is not a possible id."""
+    if value in (None, "", "None"):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return -1
+    return number if 0 < number <= LARGEST_ID else -1
 
 
 class FrenchDateField(DateField):
@@ -29,10 +43,13 @@ class FrenchDateField(DateField):
         raw = valuelist[0].strip()
         for fmt in self.format:
             try:
-                self.data = datetime.strptime(raw, fmt).date()
-                return
+                day = datetime.strptime(raw, fmt).date()
             except ValueError:
                 continue
+            # any other year is a typo (and year 1 overflowed a datetime in Paris time)
+            if MIN_YEAR <= day.year <= MAX_YEAR:
+                self.data = day
+                return
         self.data = None
         raise ValueError("Saisissez une date valide, par exemple 14/07/1990.")
 
@@ -160,7 +177,7 @@ class PreferencesForm(FlaskForm):
     )
     fund_id = SelectField(
         "Caisse de rattachement",
-        coerce=lambda v: int(v) if v not in (None, "") else None,
+        coerce=id_or_none,
         validate_choice=False,  # the rule checks the caisse exists
         description="Obligatoire pour les formateurs, modifiable à tout moment.",
     )

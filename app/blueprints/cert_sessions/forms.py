@@ -12,16 +12,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
-from app.blueprints.account.forms import FrenchDateField
-
-
-def _int_or_none(value):
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1  # never a real id: the rule says it is not allowed
+from app.blueprints.account.forms import FrenchDateField, id_or_none
 
 
 class VersionedForm(FlaskForm):
@@ -31,12 +22,12 @@ class VersionedForm(FlaskForm):
 class SessionTabForm(VersionedForm):
     accreditation_id = SelectField(
         "Dispositif et niveau",
-        coerce=_int_or_none,
+        coerce=id_or_none,
         validate_choice=False,
         description="La liste dépend des habilitations valides de l'entité.",
     )
     certificate_model_id = SelectField(
-        "Certificat à éditer", coerce=_int_or_none, validate_choice=False
+        "Certificat à éditer", coerce=id_or_none, validate_choice=False
     )
     location = StringField(
         "Lieu de formation",
@@ -45,7 +36,7 @@ class SessionTabForm(VersionedForm):
     )
     platform_id = SelectField(
         "Lieu de formation (plateforme pédagogique)",
-        coerce=_int_or_none,
+        coerce=id_or_none,
         validate_choice=False,
         description="Ce dispositif exige une plateforme : seules les plateformes déclarées "
         "sur l'habilitation sont possibles.",

@@ -373,7 +373,9 @@ def save_session(cert_session_id: int):
     if go not in TABS:
         go = "session"
     if not form.validate():
-        return _render(cert_session, "session", 422, form=form)
+        # every message at once: the rules check the fields that could be read
+        errors = check_session_fields(db, g.active_role, _fields_from(form))
+        return _render(cert_session, "session", 422, form=form, errors=errors)
     try:
         errors = flow.save_session_tab(
             db, g.active_role, cert_session, form.version.data, _fields_from(form)

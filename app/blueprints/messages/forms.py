@@ -2,19 +2,12 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.blueprints.account.forms import FrenchDateField
+from app.blueprints.account.forms import FrenchDateField, id_or_none
 
 
 class CheckboxesField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
-
-
-def _int_or_none(value):
-    try:
-        return int(value) if value not in (None, "", "None") else None
-    except (TypeError, ValueError):
-        return -1
 
 
 class MessageForm(FlaskForm):
@@ -30,15 +23,15 @@ class MessageForm(FlaskForm):
         ],
         validate_choice=False,
     )
-    scheme_id = SelectField("Dispositif", coerce=_int_or_none, validate_choice=False)
+    scheme_id = SelectField("Dispositif", coerce=id_or_none, validate_choice=False)
     level = SelectField(
         "Niveau",
         choices=[("", "Tous les niveaux"), ("1", "Niveau 1"), ("2", "Niveau 2"), ("3", "Niveau 3")],
-        coerce=_int_or_none,
+        coerce=id_or_none,
         validate_choice=False,
         description="Pour les formateurs : ceux qui peuvent animer ce niveau.",
     )
-    fund_id = SelectField("Région (caisse)", coerce=_int_or_none, validate_choice=False)
+    fund_id = SelectField("Région (caisse)", coerce=id_or_none, validate_choice=False)
     display_from = FrenchDateField("Afficher à partir du", description="Format jj/mm/aaaa.")
     display_until = FrenchDateField(
         "Afficher jusqu'au", description="Facultatif. Format jj/mm/aaaa."

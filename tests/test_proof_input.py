@@ -1,0 +1,808 @@
+"""Bad input on every form: hypothesis fills every field of every POST route's form at
+once with text, unicode with control characters and NUL, huge strings, dates (jj/mm/aaaa
+and ISO, real and impossible), out-of-range numbers, empty values, repeated and missing
+fields, mixed with values that pass so the deeper rules are reached too; each form is also
+tried with one edge value in every field (year 1, 9999, NUL, 2**63…). The app never answers
+5xx; a refused input is answered in French, next to its field when it has one, and never
+with a framework's English message. When one field is wrong, the others come back as typed
+(Session tab, sign-up).
+
+The routes come from the URL map and their fields from the HTML form that posts to them,
+found on the pages of an actor allowed to use it (EXPECTED, tests/test_proof_access.py): a
+new form is covered the day it appears, or this proof fails saying it cannot find it. The
+CSRF token and the hidden `version` stay as the form gives them (CSRF and the 409 are
+proved elsewhere). Each actor posts from a client of its own, logged in from an address
+of its own: the world's clients and the login throttle per address are left alone, and
+what an accepted input changes is put back (role, results, first-login choices, password).
+Run with --hypothesis-show-statistics to see the answers' status codes per route.
+"""
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from flask import url_for
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, event, example, given, note, settings
+from hypothesis import strategies as st
+from sqlmodel import Session, select
+
+from app.blueprints.account.views import NUMBER_WORDS
+from app.blueprints.cert_sessions.views import TABS
+from app.clock import utcnow
+from app.domain.accounts import Purpose, issue_link
+from app.models import CertSession, Person, Scheme, SchemeLevel
+from app.models.cert_sessions import SessionState
+from tests.proof import ACTORS, DEMO_PASSWORD, csrf_of, routes, url_for_rule
+from tests.test_proof_access import EXPECTED
+
+# POST routes whose form cannot be found on the demo, with why that is fine
+NO_FORM = {
+    # the button shows only after a failed generation, and it sends nothing but the token
+    "cert_sessions.retry_generation": "bouton affiché seulement après un échec",
+}
+
+# who fills the form when it shows more fields to them than to the first allowed actor
+ACTOR_FOR = {
+    "account.update_preferences": "formateur",  # the caisse is asked of trainers only
+    "account.onboarding": "formateur",  # idem
+    "auth.switch": "gestionnaire_a",  # the list of roles shows to those who hold two
+    "messages.create": "administrateur",  # the instructor's region is fixed
+    "messages.preview": "administrateur",
+}
+
+FIXED = re.compile(r"(^|-)(csrf_token|version)$")  # kept as the form gives them
+
+ENGLISH = re.compile(  # WTForms', Flask-WTF's and Werkzeug's own words
+    r"\b(This field|Not a valid|not a valid|Invalid|must be|Field must|Number must|"
+    r"is required|is missing|The CSRF|Bad Request|Internal Server Error|Please)\b"
+)
+FRENCH = re.compile(
+    r"[éèêàâùûôîçœÉÈÀÇ]|\b(le|la|les|de|des|du|un|une|votre|vos|est|sont|pas|ce|cette|"
+    r"au|aux|ou|et|en|plus|saisissez|choisissez|indiquez)\b",
+    re.IGNORECASE,
+)
+
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    database=None,  # no example database: a failure prints how to replay it
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+# --- a small HTML tree ---------------------------------------------------------------
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str]
+    children: list = field(default_factory=list)
+
+    def walk(self) -> Iterator["Node"]:
+        for child in self.children:
+            if isinstance(child, Node):
+                yield child
+                yield from child.walk()
+
+    def text(self) -> str:
+        if self.tag in ("script", "style"):
+            return ""
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+
+class _Tree(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {})
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, {k: v or "" for k, v in attrs})
+        self.stack[-1].children.append(node)
+        if tag not in VOID:
+            self.stack.append(node)
+
+    def handle_startendtag(self, tag, attrs):
+        self.stack[-1].children.append(Node(tag, {k: v or "" for k, v in attrs}))
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i].tag == tag:
+                del self.stack[i:]
+                return
+
+    def handle_data(self, data):
+        self.stack[-1].children.append(data)
+
+
+def parse(html: str) -> Node:
+    tree = _Tree()
+    tree.feed(html)
+    tree.close()
+    return tree.root
+
+
+# --- the forms of a page -------------------------------------------------------------
+
+
+@dataclass
+class Field:
+    name: str
+    kind: str  # input type, "select", "textarea" or "button"
+    values: list[str] = field(default_factory=list)  # as the form would send them
+    options: list[str] = field(default_factory=list)  # what the form offers
+
+
+@dataclass
+class Form:
+    targets: list[tuple[str, bool]]  # (url, by htmx)
+    fields: dict[str, Field]
+    node: Node
+
+
+def _fields_of(form: Node) -> dict[str, Field]:
+    fields: dict[str, Field] = {}
+    for node in form.walk():
+        name = node.attrs.get("name")
+        if node.tag not in ("input", "select", "textarea", "button") or not name:
+            continue
+        kind = node.attrs.get("type", "text") if node.tag == "input" else node.tag
+        found = fields.setdefault(name, Field(name, kind))
+        if node.tag == "select":
+            for option in node.walk():
+                if option.tag == "option":
+                    value = option.attrs.get("value", option.text())
+                    found.options.append(value)
+                    if "selected" in option.attrs:
+                        found.values.append(value)
+            if not found.values and found.options and "multiple" not in node.attrs:
+                found.values.append(found.options[0])  # what a browser sends
+        elif node.tag == "textarea":
+            found.values.append(re.sub(r"^\r?\n", "", node.text()))
+        elif kind in ("checkbox", "radio", "button", "submit"):
+            found.options.append(node.attrs.get("value", "on" if node.tag == "input" else ""))
+            if "checked" in node.attrs:
+                found.values.append(found.options[-1])
+        else:
+            found.values.append(node.attrs.get("value", ""))
+    return fields
+
+
+def forms_of(html: str, page: str) -> list[Form]:
+    """Every POST form of the page with the URLs it sends its fields to: its action (the
+    page itself when there is none), its buttons' formaction, the hx-post of the form, of
+    its fields, and of elements elsewhere that include it (hx-include="#id")."""
+    root = parse(html)
+    found = []
+    for node in root.walk():
+        if node.tag != "form" or node.attrs.get("method", "get").lower() != "post":
+            continue
+        targets = [(urljoin(page, node.attrs.get("action") or page), False)]
+        for inner in [node, *node.walk()]:
+            if "formaction" in inner.attrs:
+                targets.append((urljoin(page, inner.attrs["formaction"]), False))
+            if "hx-post" in inner.attrs:
+                targets.append((urljoin(page, inner.attrs["hx-post"]), True))
+        form_id = node.attrs.get("id")
+        if form_id:
+            for other in root.walk():
+                if other.attrs.get("hx-include") == f"#{form_id}" and "hx-post" in other.attrs:
+                    targets.append((urljoin(page, other.attrs["hx-post"]), True))
+        found.append(Form(targets, _fields_of(node), node))
+    return found
+
+
+def form_sending_to(
+    html: str, page: str, wanted: Callable[[str], bool]
+) -> tuple[Form, str, bool] | None:
+    """The first form of the page whose fields go to a URL `wanted` accepts, with that URL
+    (one without a query first: formaction and hx-post may add one) and whether htmx
+    posts it there too."""
+    for form in forms_of(html, page):
+        urls = [(bool(urlsplit(u).query), u, h) for u, h in form.targets if wanted(u)]
+        if urls:
+            _, url, _ = min(urls, key=lambda u: u[0])
+            return form, url, any(h for _, _, h in urls)
+    return None
+
+
+def form_posting_to(html: str, page: str, path: str) -> tuple[Form, str, bool] | None:
+    return form_sending_to(html, page, lambda url: urlsplit(url).path == path)
+
+
+# --- the actors' own clients -----------------------------------------------------------
+
+
+class Lab:
+    """The world seen through clients of this proof's own, one per actor, each from an
+    address of its own (anonymous posts take a new address each time: the login and
+    mail-form throttles count per address)."""
+
+    def __init__(self, world):
+        self.world = world
+        self.app = world.app
+        self.engine = world.app.extensions["forprev_engine"]
+        self.clients: dict[str, FlaskClient] = {}
+        self.numbers = itertools.count(1)
+        self.adapter = world.app.url_map.bind("forprev.test")
+        self.level_id: int | None = None
+
+    def __repr__(self) -> str:
+        return "<Lab>"
+
+    def new_address(self) -> str:
+        n = next(self.numbers)
+        return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+
+    def client(self, actor: str) -> FlaskClient:
+        if actor == "anonyme":
+            client = self.app.test_client()
+            client.environ_base["REMOTE_ADDR"] = self.new_address()
+            return client
+        if actor not in self.clients:
+            self.clients[actor] = self._login(actor)
+        return self.clients[actor]
+
+    def _login(self, actor: str) -> FlaskClient:
+        client = self.app.test_client()
+        client.environ_base["REMOTE_ADDR"] = self.new_address()
+        number, _role, _org = ACTORS[actor]
+        answer = client.post(
+            "/connexion",
+            data={
+                "identifier": number,
+                "password": DEMO_PASSWORD,
+                "csrf_token": csrf_of(client, "/connexion"),
+            },
+        )
+        assert answer.status_code == 302, f"{actor} ne se connecte pas"
+        self.switch_back(actor, client)
+        return client
+
+    def switch_back(self, actor: str, client: FlaskClient | None = None) -> None:
+        """Put the actor's role back (an accepted role switch changed it)."""
+        client = client or self.clients[actor]
+        answer = client.post(
+            "/role",
+            data={
+                "grant_id": str(self.world.ids[f"grant:{actor}"]),
+                "csrf_token": csrf_of(client, "/aide/"),
+            },
+        )
+        assert answer.status_code == 302, f"{actor} ne reprend pas son rôle"
+
+    def db(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def set_onboarded(self, actor: str, onboarded: bool) -> None:
+        with self.db() as db:
+            person = db.get(Person, self.world.ids[f"person:{actor}"])
+            person.onboarded_at = utcnow() if onboarded else None
+            db.add(person)
+            db.commit()
+
+    def back_in_trainer_hands(self, _actor: str) -> None:
+        """Results sent or the session returned: hand it back to its trainer."""
+        with self.db() as db:
+            cert_session = db.get(CertSession, self.world.ids["cert_session:trainer"])
+            if cert_session.state != SessionState.TRAINER:
+                cert_session.state = SessionState.TRAINER
+                cert_session.version += 1
+                db.add(cert_session)
+                db.commit()
+
+    def draft_at_level_2(self, _actor: str) -> None:
+        """The draft in SST level 2 for a while: the trainee form then asks the Forprev
+        number (with its « Pré-remplir » button) and the e-mail (the demo has no level 2)."""
+        with self.db() as db:
+            cert_session = db.get(CertSession, self.world.ids["cert_session:draft"])
+            self.level_id = cert_session.scheme_level_id
+            cert_session.scheme_level_id = db.exec(
+                select(SchemeLevel.id)
+                .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+                .where(Scheme.code == "SST", SchemeLevel.level == 2)
+            ).one()
+            db.add(cert_session)
+            db.commit()
+
+    def draft_back_at_its_level(self, _actor: str) -> None:
+        with self.db() as db:
+            cert_session = db.get(CertSession, self.world.ids["cert_session:draft"])
+            cert_session.scheme_level_id = self.level_id
+            db.add(cert_session)
+            db.commit()
+
+    def restore_password(self, actor: str) -> None:
+        """An accepted password change: the demo password again (every demo person has
+        the same hash), the login session kept."""
+        with self.db() as db:
+            demo = db.get(Person, self.world.ids["person:administrateur"]).password_hash
+            person = db.get(Person, self.world.ids[f"person:{actor}"])
+            person.password_hash = demo
+            db.add(person)
+            db.commit()
+
+    def link(self, purpose: Purpose) -> str:
+        """A fresh link token of someone who is none of the actors."""
+        numbers = [spec[0] for spec in ACTORS.values() if spec]
+        with self.db() as db:
+            person = db.exec(
+                select(Person)
+                .where(Person.forprev_number.not_in(numbers))  # type: ignore[union-attr]
+                .order_by(Person.id)
+            ).first()
+            email = f"nouvelle-{next(self.numbers)}@exemple.fr"
+            raw = issue_link(db, person, purpose, new_email=email)
+            db.commit()
+        return raw
+
+    def url(self, endpoint: str, **values) -> str:
+        with self.app.test_request_context():
+            return url_for(endpoint, **values)
+
+    def route_of(self, url: str) -> tuple[str, dict] | None:
+        """(endpoint, arguments) a POST to `url` reaches, link tokens left out."""
+        try:
+            endpoint, args = self.adapter.match(urlsplit(url).path, method="POST")
+        except Exception:  # noqa: BLE001 — not a POST route of the app
+            return None
+        return endpoint, {k: v for k, v in args.items() if k != "token"}
+
+    def pages(self) -> list[str]:
+        """Every page an actor may open: each GET route on the world's objects, each tab
+        of each of its sessions, and the pages behind real link tokens."""
+        pages = set()
+        for rule, method in routes(self.app):
+            if method != "GET" or rule.endpoint == "static":
+                continue
+            if rule.endpoint in TOKEN_PURPOSES:
+                pages.add(self.url(rule.endpoint, token=self.link(TOKEN_PURPOSES[rule.endpoint])))
+            else:
+                pages.add(url_for_rule(self.world, rule))
+        for key, cert_session_id in self.world.ids.items():
+            if key.startswith("cert_session:"):
+                for tab in TABS:
+                    pages.add(
+                        self.url("cert_sessions.tab", cert_session_id=cert_session_id, tab=tab)
+                    )
+        return sorted(pages)
+
+
+TOKEN_PURPOSES = {"account.set_password": Purpose.PASSWORD, "account.confirm_email": Purpose.EMAIL}
+
+
+def answers_in(html: str) -> dict[str, str]:
+    """What the page asks that a person can answer: the sign-up's anti-robot sum."""
+    match = re.search(r"Combien font (\w+) plus (\w+)", html)
+    if not match:
+        return {}
+    return {"robot": str(sum(NUMBER_WORDS.index(word) for word in match.groups()))}
+
+
+def _common_prefix(a: str, b: str) -> int:
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+
+
+# --- a route and the form that posts to it -------------------------------------------
+
+
+class Target:
+    """One POST route as the actor meets it: the page holding its form, the URL the form
+    posts to, and the form as last read."""
+
+    def __init__(self, lab: Lab, endpoint: str, path: str):
+        self.lab, self.endpoint = lab, endpoint
+        self.path = path  # the rule's URL on the world's objects
+        self.actor = self.page = self.url = ""
+        self.by_htmx = False
+        self.form: Form | None = None
+        self.client: FlaskClient | None = None
+        self.answers: dict[str, str] = {}
+        self.stale = True
+
+    def __repr__(self) -> str:
+        return f"<POST {self.url or self.path} par {self.actor or '?'}>"
+
+    def sends_here(self, url: str) -> bool:
+        return self.lab.route_of(url) == self.lab.route_of(self.path)
+
+    def find(self, client: FlaskClient, page: str) -> bool:
+        answer = client.get(page)
+        if answer.status_code != 200 or answer.mimetype != "text/html":
+            return False
+        html = answer.get_data(as_text=True)
+        found = form_sending_to(html, page, self.sends_here)
+        if found is None:
+            return False
+        self.form, self.url, self.by_htmx = found
+        self.answers = answers_in(html)
+        self.page, self.client, self.stale = page, client, False
+        return True
+
+    def discover(self) -> None:
+        allowed = EXPECTED.get(self.endpoint, set())
+        actors = [a for a in ACTORS if a in allowed]
+        if self.endpoint in ACTOR_FOR:
+            actors.insert(0, ACTOR_FOR[self.endpoint])
+        pages = sorted(self.lab.pages(), key=lambda p: (-_common_prefix(p, self.path), len(p), p))
+        for actor in dict.fromkeys(actors):
+            client = self.lab.client(actor)
+            if any(self.find(client, page) for page in pages):
+                self.actor = actor
+                return
+        pytest.fail(
+            f"POST {self.path} ({self.endpoint}) : aucun formulaire n'y envoie ses champs "
+            f"sur les pages de {', '.join(actors) or 'personne'} ; s'il n'a vraiment pas de "
+            "formulaire, ajoutez-le à NO_FORM avec la raison."
+        )
+
+    def current(self) -> Form:
+        """The form as the page shows it now (a fresh client for anonymous actors)."""
+        if self.actor == "anonyme" or self.stale:
+            client = self.lab.client(self.actor)
+            if not self.find(client, self.page):
+                self.discover()  # e.g. a link token used by an accepted input
+        return self.form
+
+    def fuzzable(self) -> list[Field]:
+        return [f for f in self.form.fields.values() if not FIXED.search(f.name)]
+
+
+# hooks around a route: before its examples, after them, after an accepted input
+BEFORE: dict[str, Callable[[Lab, str], None]] = {
+    "account.onboarding": lambda lab, actor: lab.set_onboarded(actor, False),
+    "cert_sessions.add_trainee": Lab.draft_at_level_2,
+}
+AFTER: dict[str, Callable[[Lab, str], None]] = {
+    "account.onboarding": lambda lab, actor: lab.set_onboarded(actor, True),
+    "cert_sessions.add_trainee": Lab.draft_back_at_its_level,
+}
+AFTER_ACCEPTED: dict[str, Callable[[Lab, str], None]] = {
+    "account.onboarding": lambda lab, actor: lab.set_onboarded(actor, False),
+    "account.change_password": lambda lab, actor: lab.restore_password(actor),
+    "auth.switch": lambda lab, actor: lab.switch_back(actor),
+    "cert_sessions.trainer_results": lambda lab, actor: lab.back_in_trainer_hands(actor),
+}
+
+
+def _post_routes() -> list:
+    from app import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "sqlite://"})
+    return [
+        pytest.param(rule.endpoint, rule.rule, id=rule.rule)
+        for rule, method in routes(app)
+        if method == "POST" and rule.endpoint not in NO_FORM
+    ]
+
+
+POST_ROUTES = _post_routes()
+
+
+@pytest.fixture(scope="module")
+def lab(world):
+    return Lab(world)
+
+
+@pytest.fixture
+def target(lab, endpoint, rule_path):
+    rule = next(
+        r for r in lab.app.url_map.iter_rules() if r.endpoint == endpoint and r.rule == rule_path
+    )
+    found = Target(lab, endpoint, url_for_rule(lab.world, rule))
+    actor = ACTOR_FOR.get(endpoint)
+    if endpoint in BEFORE:
+        BEFORE[endpoint](lab, actor)
+    try:
+        found.discover()
+        yield found
+    finally:
+        if endpoint in AFTER:
+            AFTER[endpoint](lab, actor)
+
+
+# --- values ----------------------------------------------------------------------------
+
+
+def _day_fr(d: date) -> str:
+    return f"{d.day:02d}/{d.month:02d}/{d.year:04d}"
+
+
+TEXT = st.text(max_size=40)
+UNICODE = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
+CONTROL = st.text(
+    st.one_of(st.characters(max_codepoint=0x1F), st.sampled_from("\x00\x7f\u200b\u202e\ufeff")),
+    min_size=1,
+    max_size=8,
+)
+DATES = st.one_of(
+    st.dates().map(_day_fr),
+    st.dates().map(date.isoformat),
+    st.dates(
+        min_value=date.today() - timedelta(days=400), max_value=date.today() + timedelta(days=400)
+    ).map(_day_fr),
+    st.sampled_from(
+        [
+            "31/02/2026",
+            "29/02/2027",
+            "00/00/0000",
+            "14/07/90",
+            "14-07-1990",
+            "1990-13-01",
+            "99/99/9999",
+            "31/12/9999",
+            "01/01/0001",
+        ]
+    ),
+)
+NUMBERS = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(
+        ["0", "-1", str(2**31), str(2**63), str(10**40), "1e309", "nan", "-0", " 1 ", "1.5"]
+    ),
+)
+HUGE = st.sampled_from([201, 255, 256, 5_000, 100_001]).flatmap(
+    lambda n: st.sampled_from(["x" * n, "é" * n, "x;y;31/02/1990\n" * (n // 15 + 1)])
+)
+VALUE = st.one_of(st.just(""), TEXT, DATES, NUMBERS, UNICODE, CONTROL, HUGE)
+
+
+# a value that passes, by field name: deep rules are reached only when the other fields
+# pass (never an actor's login: five failures would lock the account out)
+PLAUSIBLE = [
+    (r"birth", "14/07/1990"),
+    (r"date|display", _day_fr(date.today() + timedelta(days=20))),
+    (r"email", "marie.dupont@exemple.fr"),
+    (r"postal", "67000"),
+    (r"current_password", DEMO_PASSWORD),
+    (r"password|confirm", "Un-Nouveau-Mot-de-passe-2026"),
+    (r"identifier", "XYZ00000"),
+    (r"forprev_number", "STE55501"),
+    (r"block", "MARTIN;Julie;14/07/1990"),
+    (r"", "Durand"),
+]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """What the form offers (one of its options, the value it holds) or else a value
+    that passes, whatever that is when the example runs: the drawn data never depends
+    on the world's state, which hypothesis needs to replay an example."""
+
+    index: int
+
+    def among(self, found: Field, answers: dict[str, str]) -> str:
+        if found.options:
+            return found.options[self.index % len(found.options)]
+        if found.name in answers:
+            return answers[found.name]
+        if found.values and found.values[0]:
+            return found.values[0]
+        return next(v for pattern, v in PLAUSIBLE if re.search(pattern, found.name))
+
+
+@dataclass(frozen=True)
+class Everywhere:
+    """The same text in every field, and the first real choice in every list."""
+
+    text: str
+
+    def among(self, found: Field, answers: dict[str, str]) -> str:
+        return next((o for o in found.options if o), self.text) if found.options else self.text
+
+
+SLOTS = 16  # more than any form has fields
+ONE = st.one_of(st.integers(min_value=0, max_value=255).map(Pick), VALUE)
+FIELD_INPUT = st.one_of(ONE.map(lambda v: [v]), st.just([]), st.lists(ONE, min_size=2, max_size=3))
+INPUT = st.tuples(st.lists(FIELD_INPUT, min_size=SLOTS, max_size=SLOTS), st.booleans())
+# tried first on every form: one edge value in every field at once
+EDGES = ["01/01/0001", "31/12/9999", "0001-01-01", "\x00", str(2**63), "0", "-1", " "]
+
+
+def fill(form: Form, drawn: list[list], answers: dict[str, str]) -> dict[str, list[str]]:
+    """The fields of the form with the drawn values, slot by slot in name order (missing
+    when drawn empty), the CSRF token and the version as the form gives them."""
+    sent = {f.name: f.values for f in form.fields.values() if FIXED.search(f.name)}
+    fields = sorted(
+        (f for f in form.fields.values() if not FIXED.search(f.name)), key=lambda f: f.name
+    )
+    assert len(fields) <= SLOTS, f"{len(fields)} champs : augmentez SLOTS"
+    for found, values in zip(fields, drawn, strict=False):
+        sent[found.name] = [v if isinstance(v, str) else v.among(found, answers) for v in values]
+    return sent
+
+
+def _shown(sent: dict[str, list[str]]) -> str:
+    return repr(
+        {k: [v if len(v) < 80 else f"{v[:40]}…({len(v)})" for v in vs] for k, vs in sent.items()}
+    )
+
+
+# --- what an answer must be ----------------------------------------------------------
+
+
+def _alerts(root: Node) -> list[Node]:
+    return [
+        n
+        for n in root.walk()
+        if n.attrs.get("role") == "alert" or n.classes() & {"error", "form-error"}
+    ]
+
+
+def answer_problems(target: Target, response, sent: dict[str, list[str]]) -> list[str]:
+    """What is wrong with the answer to a POST of `sent`: an error 5xx, English, a refusal
+    without a French message, a field marked invalid without its message."""
+    status = response.status_code
+    where = f"POST {target.url} par {target.actor} → {status}"
+    if status >= 500:
+        return [f"{where} : erreur serveur"]
+    if response.mimetype != "text/html":
+        return []
+    typed = [v for values in sent.values() for v in values]
+    html = response.get_data(as_text=True)
+    root = parse(html)
+    problems = [
+        f"{where} : message anglais « {m} »"
+        for m in set(ENGLISH.findall(root.text()))
+        if not any(m in v for v in typed)
+    ]
+    alerts = _alerts(root)
+    for alert in alerts:
+        text = " ".join(alert.text().split())
+        if not FRENCH.search(text):
+            problems.append(f"{where} : message qui n'est pas en français : « {text[:200]} »")
+    ids = {n.attrs["id"]: n for n in root.walk() if "id" in n.attrs}
+    invalid = [n for n in root.walk() if n.attrs.get("aria-invalid") == "true"]
+    for node in invalid:
+        described = [ids.get(i) for i in node.attrs.get("aria-describedby", "").split()]
+        if not any(d is not None and d in alerts for d in described):
+            problems.append(f"{where} : champ « {node.attrs.get('name')} » invalide sans message")
+    shown_again = form_sending_to(html, target.url, target.sends_here) is not None
+    if (status >= 400 or (status == 200 and shown_again and invalid)) and not alerts:
+        problems.append(f"{where} : aucun message d'erreur")
+    return problems
+
+
+# --- the proofs ------------------------------------------------------------------------
+
+
+def test_no_form_lists_only_post_routes(world):
+    posts = {r.endpoint for r, m in routes(world.app) if m == "POST"}
+    assert set(NO_FORM) <= posts, f"NO_FORM nomme des routes sans POST : {set(NO_FORM) - posts}"
+
+
+def _everywhere(text: str):
+    return example(drawn=([[Everywhere(text)]] * SLOTS, False))
+
+
+def _with_edges(test):
+    for text in reversed(EDGES):
+        test = _everywhere(text)(test)
+    return test
+
+
+@pytest.mark.parametrize(("endpoint", "rule_path"), POST_ROUTES)
+@SETTINGS
+@given(drawn=INPUT)
+@_with_edges
+def test_bad_input_gets_a_french_answer(lab, target, endpoint, rule_path, drawn):
+    """Whatever is typed in the form's fields, the answer is never 5xx, a refusal says
+    in French what is wrong (next to the field it is about), and no framework speaks
+    English."""
+    form = target.current()
+    if not target.fuzzable():
+        return  # a button with nothing to type: finding its form was the proof
+    values, htmx = drawn
+    sent = fill(form, values, target.answers)
+    htmx = htmx and target.by_htmx
+    note(f"POST {target.url} par {target.actor}{' (htmx)' if htmx else ''} : {_shown(sent)}")
+    response = target.client.post(
+        target.url, data=sent, headers={"HX-Request": "true"} if htmx else {}
+    )
+    event(f"réponse {response.status_code}")  # pytest --hypothesis-show-statistics
+    problems = answer_problems(target, response, sent)
+    if response.status_code < 400:
+        target.stale = True  # the input was taken: re-read the form (version, options)
+        if endpoint in AFTER_ACCEPTED:
+            AFTER_ACCEPTED[endpoint](lab, target.actor)
+    assert not problems, "\n".join(problems)
+
+
+# --- the rest of the input is kept when one field is wrong -------------------------------
+
+TYPED = st.text(st.characters(exclude_categories=["Cs", "Cc"]), max_size=30)
+CHOICE_KINDS = {"select", "radio", "checkbox", "button", "submit"}
+NOT_SHOWN_AGAIN = {"password"}  # never sent back to the browser
+
+
+def _typed_values(data, form: Form, wrong: dict[str, str]) -> dict[str, list[str]]:
+    """The form's own values for its lists, hypothesis text in what is typed, radios and
+    checkboxes ticked at random, and one field known to be wrong."""
+    sent = {}
+    for f in form.fields.values():
+        if f.name in wrong:
+            sent[f.name] = [wrong[f.name]]
+        elif FIXED.search(f.name) or f.kind == "select":
+            sent[f.name] = f.values
+        elif f.kind in ("radio", "checkbox"):
+            # a ticked radio cannot be unticked in a browser
+            least = 1 if f.kind == "radio" and f.values else 0
+            sent[f.name] = data.draw(
+                st.lists(st.sampled_from(f.options), min_size=least, max_size=1), label=f.name
+            )
+        elif f.kind not in CHOICE_KINDS:
+            sent[f.name] = [data.draw(TYPED, label=f.name)]
+    return sent
+
+
+def _kept(client, url: str, sent: dict[str, list[str]], wrong: str, skip=()) -> None:
+    response = client.post(url, data=sent)
+    assert response.status_code == 422, f"POST {url} : {response.status_code}, 422 attendu"
+    html = response.get_data(as_text=True)
+    again = form_posting_to(html, url, urlsplit(url).path)
+    assert again, f"POST {url} : le formulaire n'est pas montré à nouveau"
+    form = again[0]
+    wrong_field = next(n for n in form.node.walk() if n.attrs.get("name") == wrong)
+    assert wrong_field.attrs.get("aria-invalid") == "true", f"{wrong} n'est pas signalé"
+    lost = {
+        name: (values, form.fields[name].values if name in form.fields else None)
+        for name, values in sent.items()
+        if name not in skip
+        and not FIXED.search(name)
+        and form.fields.get(name, Field(name, "")).kind not in NOT_SHOWN_AGAIN
+        and (name not in form.fields or form.fields[name].values != values)
+    }
+    assert not lost, f"POST {url} : saisie perdue (envoyé, remontré) : {lost}"
+
+
+@SETTINGS
+@given(data=st.data())
+def test_session_form_keeps_the_other_values(lab, data):
+    """A wrong postal code or date: the place, the city, the other fields come back as
+    typed."""
+    client = lab.client("gestionnaire_a")
+    page = lab.url(
+        "cert_sessions.tab", cert_session_id=lab.world.ids["cert_session:draft"], tab="session"
+    )
+    html = client.get(page).get_data(as_text=True)
+    found = form_posting_to(html, page, page)
+    assert found, f"pas de formulaire Session sur {page}"
+    form, url, _ = found
+    wrong = data.draw(st.sampled_from([("postal_code", "ABCDE"), ("end_date", "31/02/2026")]))
+    sent = _typed_values(data, form, dict([wrong]))
+    _kept(client, url, sent, wrong[0])
+
+
+@SETTINGS
+@given(data=st.data())
+def test_signup_form_keeps_the_other_values(lab, data):
+    """A wrong e-mail address, birth date or name: the other fields and the consent come
+    back as typed; the anti-robot answer is asked again on purpose."""
+    client = lab.client("anonyme")
+    page = lab.url("account.signup")
+    html = client.get(page).get_data(as_text=True)
+    found = form_posting_to(html, page, page)
+    assert found, f"pas de formulaire d'inscription sur {page}"
+    form, url, _ = found
+    wrong = data.draw(
+        st.sampled_from(
+            [("email", "pas-une-adresse"), ("birth_date", "31/02/1990"), ("last_name", "R2D2")]
+        )
+    )
+    sent = _typed_values(data, form, dict([wrong]))
+    _kept(client, url, sent, wrong[0], skip={"robot"})
