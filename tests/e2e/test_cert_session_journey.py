@@ -122,6 +122,8 @@ def test_declare_validate_return_generate(app, db, journey):
     expect(page.locator(".session-state")).to_contain_text("En cours de saisie")
     page.get_by_label("Lieu de formation").fill("Salle B")
     page.get_by_role("button", name="Enregistrer").click()
+    # the save is answered before the next tab is opened (its form carries the new version)
+    expect(page.get_by_text("Onglet Session enregistré.")).to_be_visible()
     page.get_by_role("tab", name="Stagiaires").click()
     page.get_by_role("button", name="Envoyer au formateur").click()
     expect(page.locator(".session-state")).to_contain_text("En cours de validation Formateur")
