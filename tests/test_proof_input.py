@@ -183,8 +183,8 @@ def _fields_of(form: Node) -> dict[str, Field]:
 
 def forms_of(html: str, page: str) -> list[Form]:
     """Every POST form of the page with the URLs it sends its fields to: its action (the
-    page itself when there is none), its buttons' formaction, the hx-post of the form, of
-    its fields, and of elements elsewhere that include it (hx-include="#id")."""
+    page itself when there is none), its buttons' formaction, the data-hx-post of the form, of
+    its fields, and of elements elsewhere that include it (data-hx-include="#id")."""
     root = parse(html)
     found = []
     for node in root.walk():
@@ -194,13 +194,14 @@ def forms_of(html: str, page: str) -> list[Form]:
         for inner in [node, *node.walk()]:
             if "formaction" in inner.attrs:
                 targets.append((urljoin(page, inner.attrs["formaction"]), False))
-            if "hx-post" in inner.attrs:
-                targets.append((urljoin(page, inner.attrs["hx-post"]), True))
+            if "data-hx-post" in inner.attrs:
+                targets.append((urljoin(page, inner.attrs["data-hx-post"]), True))
         form_id = node.attrs.get("id")
         if form_id:
             for other in root.walk():
-                if other.attrs.get("hx-include") == f"#{form_id}" and "hx-post" in other.attrs:
-                    targets.append((urljoin(page, other.attrs["hx-post"]), True))
+                included = other.attrs.get("data-hx-include") == f"#{form_id}"
+                if included and "data-hx-post" in other.attrs:
+                    targets.append((urljoin(page, other.attrs["data-hx-post"]), True))
         found.append(Form(targets, _fields_of(node), node))
     return found
 
@@ -209,7 +210,7 @@ def form_sending_to(
     html: str, page: str, wanted: Callable[[str], bool]
 ) -> tuple[Form, str, bool] | None:
     """The first form of the page whose fields go to a URL `wanted` accepts, with that URL
-    (one without a query first: formaction and hx-post may add one) and whether htmx
+    (one without a query first: formaction and data-hx-post may add one) and whether htmx
     posts it there too."""
     for form in forms_of(html, page):
         urls = [(bool(urlsplit(u).query), u, h) for u, h in form.targets if wanted(u)]

@@ -54,7 +54,7 @@ def test_logged_in_shell_carries_csrf_for_htmx(client, login_as, db):
     grant(db, someone, "formateur")
     db.commit()
     html = login_as(someone).get("/").get_data(as_text=True)
-    token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', html)
+    token = re.search(r'data-hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', html)
     assert token and len(token.group(1)) > 20
     assert "Déconnexion" in html
     _no_inline_code(html)

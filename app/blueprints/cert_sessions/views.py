@@ -226,12 +226,12 @@ def _session_tab_context(db, cert_session, form, errors=None):
         """htmx attributes for inline validation of one field of the Session tab."""
         target = "#session-onglets" if whole else f"#{name}-champ"
         return {
-            "hx-post": check_url,
-            "hx-trigger": "change",
-            "hx-include": "#form-session",
-            "hx-target": target,
-            "hx-select": target,
-            "hx-swap": "outerHTML",
+            "data-hx-post": check_url,
+            "data-hx-trigger": "change",
+            "data-hx-include": "#form-session",
+            "data-hx-target": target,
+            "data-hx-select": target,
+            "data-hx-swap": "outerHTML",
             **attrs,
         }
 
