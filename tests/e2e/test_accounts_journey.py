@@ -109,3 +109,31 @@ def test_applicant_signup_with_mistakes_then_success(db, journey):
     page.get_by_role("button", name="Créer mon compte").click()
     expect(page.get_by_role("status")).to_contain_text("Un e-mail vient d'être envoyé")
     journey.check("inscription-envoyee")
+
+
+def test_a_live_check_still_waiting_does_not_follow_the_sent_form(app, db, journey):
+    """Typing the password and sending at once: the rule check waiting for a pause in the
+    typing must not run once the form has gone (it would carry the token of the session
+    the login replaces, and be refused)."""
+    import time
+
+    from app.domain.accounts import Purpose, issue_link
+
+    person = factories.person(db, email="julie@exemple.fr", onboarded=False)
+    raw = issue_link(db, person, Purpose.PASSWORD)
+    db.commit()
+    page = journey.goto(f"/mot-de-passe/nouveau/{raw}")
+
+    def landing_page_takes_its_time(route):
+        # the login is done (new session cookie) while the old page is still shown
+        response = route.fetch()
+        time.sleep(1)
+        route.fulfill(response=response)
+
+    page.route(re.compile(r"/premiere-connexion$"), landing_page_takes_its_time)
+    page.get_by_label("Confirmez le mot de passe").fill("Nouveau-mdp-2026")
+    page.get_by_label("Nouveau mot de passe").fill("Nouveau-mdp-2026")
+    page.get_by_role("button", name="Enregistrer mon mot de passe").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Première connexion")
+    page.wait_for_timeout(500)
+    assert journey.problems == []

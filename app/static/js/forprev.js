@@ -33,3 +33,20 @@ document.addEventListener("htmx:afterSettle", function () {
   var selected = document.querySelector("[role='tablist'] [role='tab'][aria-selected='true']");
   if (selected) { selected.focus(); }
 });
+
+// A form on its way (the person clicked to send it): the live checks still waiting to
+// run for its fields have nothing left to say, and would reach the server after the
+// login session they carry the token of has been replaced.
+document.addEventListener("submit", function (event) {
+  event.target.setAttribute("data-envoi", "1");
+});
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var elt = event.detail.elt;
+  var form = elt.closest && elt.closest("form[data-envoi]");
+  if (form && form !== elt) { event.preventDefault(); }
+});
+window.addEventListener("pageshow", function () {
+  document.querySelectorAll("form[data-envoi]").forEach(function (form) {
+    form.removeAttribute("data-envoi");
+  });
+});
