@@ -75,9 +75,12 @@ class World:
     def client(self, actor: str) -> FlaskClient:
         return self.clients[actor]
 
-    def login(self, actor: str) -> FlaskClient:
-        """A fresh client logged in as `actor` with its role active."""
+    def login(self, actor: str, address: str | None = None) -> FlaskClient:
+        """A fresh client logged in as `actor` with its role active (from `address`, when
+        given: logins are throttled per address)."""
         client = self.app.test_client()
+        if address is not None:
+            client.environ_base["REMOTE_ADDR"] = address
         spec = ACTORS[actor]
         if spec is None:
             client.get("/connexion")

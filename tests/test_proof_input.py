@@ -258,20 +258,7 @@ class Lab:
         return self.clients[actor]
 
     def _login(self, actor: str) -> FlaskClient:
-        client = self.app.test_client()
-        client.environ_base["REMOTE_ADDR"] = self.new_address()
-        number, _role, _org = ACTORS[actor]
-        answer = client.post(
-            "/connexion",
-            data={
-                "identifier": number,
-                "password": DEMO_PASSWORD,
-                "csrf_token": csrf_of(client, "/connexion"),
-            },
-        )
-        assert answer.status_code == 302, f"{actor} ne se connecte pas"
-        self.switch_back(actor, client)
-        return client
+        return self.world.login(actor, address=self.new_address())
 
     def switch_back(self, actor: str, client: FlaskClient | None = None) -> None:
         """Put the actor's role back (an accepted role switch changed it)."""
