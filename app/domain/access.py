@@ -55,6 +55,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "accreditation.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
     "cert_session.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE, Role.FORMATEUR}),
     "cert_session.declare": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
+    # the entity sees the session in the trainer's hands, but the results are the trainer's
+    "cert_session.results": frozenset({Role.FORMATEUR}),
     "request.instruct": frozenset({Role.INSTRUCTEUR}),
     "catalogue.view": frozenset({Role.ADMINISTRATEUR}),
 }

@@ -601,11 +601,9 @@ def _posted_results(trainees) -> dict[int, bool | None]:
 
 @bp.post("/<int:cert_session_id>/resultats")
 @login_required
-@require("cert_session.list")
+@require("cert_session.results")
 def trainer_results(cert_session_id: int):
     """The trainer: save the results, send them, or return the session with a comment."""
-    if g.active_role.role != Role.FORMATEUR:
-        abort(403)  # the entity sees the session but the results are the trainer's
     db = get_db()
     cert_session = _load(cert_session_id)
     form = ReturnForm()
