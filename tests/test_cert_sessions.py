@@ -640,6 +640,55 @@ def test_second_save_gets_a_conflict_and_nothing_is_overwritten(app, db, world):
     assert db.get(CertSession, cs_id).city == "Strasbourg"
 
 
+def test_switching_tabs_without_a_change_keeps_the_forms_on_the_page_current(app, db, world):
+    manager = _login(app.test_client(), world.manager)
+    cs_id = _declare(manager, db, world)
+    read = _version(db, cs_id)
+    cs = db.get(CertSession, cs_id)
+    unchanged = {
+        "version": read,
+        "accreditation_id": cs.accreditation_id,
+        "certificate_model_id": cs.certificate_model_id,
+        "location": cs.location,
+        "postal_code": cs.postal_code,
+        "city": cs.city,
+        "is_refresher": "initial",
+        "end_date": cs.end_date.strftime("%d/%m/%Y"),
+    }
+    response = _post(manager, f"/sessions/{cs_id}/session?aller=stagiaires", unchanged)
+    assert response.status_code == 302, _text(response)
+    assert _version(db, cs_id) == read
+    # the send form read before the tab switch still carries the right version
+    response = _post(manager, f"/sessions/{cs_id}/envoyer", {"version": read})
+    assert response.status_code == 302, _text(response)
+    db.expire_all()
+    assert db.get(CertSession, cs_id).state == SessionState.TRAINER
+
+
+def test_a_changed_draft_moves_the_version_on(app, db, world):
+    manager = _login(app.test_client(), world.manager)
+    cs_id = _declare(manager, db, world)
+    read = _version(db, cs_id)
+    cs = db.get(CertSession, cs_id)
+    changed = {
+        "version": read,
+        "accreditation_id": cs.accreditation_id,
+        "certificate_model_id": cs.certificate_model_id,
+        "location": "Salle B",
+        "postal_code": cs.postal_code,
+        "city": cs.city,
+        "is_refresher": "initial",
+        "end_date": cs.end_date.strftime("%d/%m/%Y"),
+    }
+    response = _post(manager, f"/sessions/{cs_id}/session?aller=stagiaires", changed)
+    assert response.status_code == 302, _text(response)
+    assert _version(db, cs_id) == read + 1
+    assert db.get(CertSession, cs_id).location == "Salle B"
+    response = _post(manager, f"/sessions/{cs_id}/envoyer", {"version": read})
+    assert response.status_code == 409
+    assert "Quelqu'un a modifié cette session pendant que vous la consultiez" in _text(response)
+
+
 def test_delete_before_closure_with_confirmation(app, db, world):
     manager = _login(app.test_client(), world.manager)
     cs_id = _declare(manager, db, world)

@@ -172,11 +172,7 @@ def save_session_tab(
     scheme_level_id = None
     if values.accreditation_id:
         scheme_level_id = db.get(Accreditation, values.accreditation_id).scheme_level_id
-    _write(
-        db,
-        cert_session,
-        version,
-        role.person_id,
+    changes = dict(
         accreditation_id=values.accreditation_id,
         scheme_level_id=scheme_level_id,
         certificate_model_id=values.certificate_model_id,
@@ -187,6 +183,12 @@ def save_session_tab(
         is_refresher=values.is_refresher,
         end_date=values.end_date,
     )
+    unchanged = all(getattr(cert_session, name) == value for name, value in changes.items())
+    if unchanged and cert_session.version == version:
+        # switching tabs saves the draft: nothing new keeps the version, so the
+        # other forms already on the page (send, trainees) stay current
+        return {}
+    _write(db, cert_session, version, role.person_id, **changes)
     return {}
 
 
