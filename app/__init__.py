@@ -17,7 +17,10 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_SECURE=not development and not app.config.get("TESTING"),
         SESSION_COOKIE_NAME="forprev_session",
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["IDLE_MINUTES"]),
-        SESSION_REFRESH_EACH_REQUEST=True,
+        # the cookie is written only when the session changes (see auth_user.SEEN_AT_STEP):
+        # a cookie sent back by every answer lets a slow background request (a live check)
+        # overwrite the one a form's answer just set, losing its message
+        SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_DURATION=timedelta(seconds=0),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the login session
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,

@@ -24,6 +24,10 @@ class CurrentUser(UserMixin):
 
 
 # reachable before the first-login choices are made
+# The last activity is written down at most once a minute, so most answers leave the
+# session cookie alone (an idle login session may end up to a minute early).
+SEEN_AT_STEP = 60
+
 ONBOARDING_OPEN = {
     "account.onboarding",
     "account.password_rules",
@@ -75,7 +79,9 @@ def guard_session():
         session.clear()
         flash(reason, "info")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    session["seen_at"] = utcnow().timestamp()
+    now = utcnow().timestamp()
+    if now - session["seen_at"] >= SEEN_AT_STEP:
+        session["seen_at"] = now
     if not current_user.onboarded and request.endpoint not in ONBOARDING_OPEN:
         return redirect(url_for("account.onboarding"))
     return None

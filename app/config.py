@@ -128,7 +128,7 @@ SETTINGS = [
         "IDLE_MINUTES",
         60,
         int,
-        "A login session ends after this many minutes without a request.",
+        "A login session ends after this many minutes without a request (counted to the minute).",
     ),
     Setting(
         "FORPREV_MAIL_RETRY_MAX",

@@ -700,6 +700,40 @@ def test_idle_login_session_ends(client, login_as, karine):
         assert "après une période d'inactivité" in _text(client.get(response.location))
 
 
+def test_answers_leave_the_session_cookie_alone_between_activity_marks(
+    client, db, login_as, karine
+):
+    """A cookie sent back by every answer let a live check still on its way overwrite the
+    cookie of the form sent just after it, and the form's message was lost: only answers
+    that change the session write it, and the activity mark at most once a minute."""
+    cramif = factories.fund(db, "CRAMIF")
+    db.commit()
+    start = utcnow()
+    with frozen(start):
+        login_as(karine)
+        client.get("/")  # the landing page (and any message of the login)
+    with frozen(start + timedelta(seconds=30)):
+        page = client.get("/mon-compte")
+        assert "Mon compte" in _text(page)
+        assert "Set-Cookie" not in page.headers
+    with frozen(start + timedelta(seconds=90)):
+        assert "forprev_session=" in client.get("/mon-compte").headers["Set-Cookie"]
+    with frozen(start + timedelta(seconds=100)):
+        assert "Set-Cookie" not in client.get("/").headers
+        # a message for the next page still goes into the cookie
+        sent = client.post(
+            "/mon-compte/notifications",
+            data={
+                "csrf_token": csrf_token(client, "/mon-compte"),
+                "pref-notify_alerts": "y",
+                "pref-fund_id": str(cramif.id),
+            },
+        )
+        assert sent.status_code == 302
+        assert "forprev_session=" in sent.headers["Set-Cookie"]
+        assert "Vos choix de notifications sont enregistrés." in _text(client.get(sent.location))
+
+
 def test_login_session_has_a_maximum_lifetime(client, login_as, karine):
     start = utcnow()
     with frozen(start):
