@@ -1,9 +1,10 @@
-"""Paginated lists: one count query and one page query, whatever the table size."""
+"""Paginated lists: one page query, and one count query unless the page is the last one,
+whatever the table size."""
 
 from dataclasses import dataclass
 
 from flask import current_app, request
-from sqlalchemy import func
+from sqlalchemy import func, literal
 from sqlmodel import Session, select
 
 COUNT_CAP = 1000
@@ -44,10 +45,20 @@ def paginate(db: Session, statement, page: int | None = None, per_page: int | No
     per_page = per_page or current_app.config["PAGE_SIZE"]
     # counting stops past COUNT_CAP rows: a list of 100 000 sessions costs what one of
     # 1 000 does, and "plus de 1 000" is all a person needs to know
-    limited = statement.order_by(None).limit(COUNT_CAP + 1).subquery()
+    items = list(db.exec(statement.limit(per_page).offset((page - 1) * per_page)).all())
+    if 0 < len(items) < per_page or (page == 1 and not items):
+        # the last page: the rows before it and on it are the whole list, no count needed
+        total = (page - 1) * per_page + len(items)
+        return Page(items=items, page=page, per_page=per_page, total=total)
+    counted = statement.order_by(None)
+    if not (statement._distinct or statement._group_by_clauses):
+        # only the rows matter to the count: no columns, so the database can leave out
+        # the joins that only fetch them (not with DISTINCT or GROUP BY: the columns
+        # decide what a row is)
+        counted = counted.with_only_columns(literal(1), maintain_column_froms=True)
+    limited = counted.limit(COUNT_CAP + 1).subquery()
     total = db.exec(select(func.count()).select_from(limited)).one()
     capped = total > COUNT_CAP
-    items = db.exec(statement.limit(per_page).offset((page - 1) * per_page)).all()
     if capped:
         total = max(COUNT_CAP, (page - 1) * per_page + len(items))
-    return Page(items=list(items), page=page, per_page=per_page, total=total, capped=capped)
+    return Page(items=items, page=page, per_page=per_page, total=total, capped=capped)

@@ -203,17 +203,23 @@ def run_wrk(wrk: str, script: Path, port: int, path: str, cookie: str, seconds: 
     }
 
 
-def cpu_seconds(master: int) -> float:
-    """CPU time used so far by gunicorn's master and its workers."""
-    total = 0
+def cpu_by_process(master: int) -> dict[int, float]:
+    """CPU time used so far by gunicorn's master and each of its workers, by pid."""
+    seconds = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # a process that just ended
             continue
         if int(stat.parent.name) == master or int(fields[1]) == master:
-            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
+            ticks = int(fields[11]) + int(fields[12])  # utime + stime
+            seconds[int(stat.parent.name)] = ticks / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def cpu_seconds(master: int) -> float:
+    """CPU time used so far by gunicorn's master and its workers."""
+    return sum(cpu_by_process(master).values())
 
 
 def machine_seconds() -> float:
@@ -231,7 +237,13 @@ def children_seconds() -> float:
 def load(wrk, script, port, path, cookie, args, master: int) -> dict:
     run_wrk(wrk, script, port, path, cookie, WARMUP_SECONDS, args.connections)
     before = cpu_seconds(master), children_seconds(), machine_seconds(), time.monotonic()
+    workers_before = cpu_by_process(master)
     result = run_wrk(wrk, script, port, path, cookie, args.duration, args.connections)
+    workers = {
+        pid: seconds - workers_before.get(pid, 0.0)
+        for pid, seconds in cpu_by_process(master).items()
+        if pid != master
+    }
     server, client, machine, elapsed = (
         now - then
         for now, then in zip(
@@ -243,6 +255,11 @@ def load(wrk, script, port, path, cookie, args, master: int) -> dict:
     # server CPU per request hardly moves when other work shares the machine, unlike req/s
     result["cpu_ms"] = server * 1000 / max(1, result["requests"])
     result["cores"] = (server / elapsed, client / elapsed, (machine - server - client) / elapsed)
+    # keep-alive connections stay with the worker that accepted them: an uneven share
+    # leaves a core idle, and the figures say more about that than about the page
+    result["shares"] = sorted(
+        (100 * s / max(sum(workers.values()), 1e-9) for s in workers.values()), reverse=True
+    )
     return result
 
 
@@ -265,6 +282,8 @@ def report(app: dict, hello: dict, connections: int) -> None:
             "cœurs occupés par gunicorn {:.2f}, wrk {:.2f}, autres processus {:.2f}".format(
                 *r["cores"]
             )
+            + " ; part de chaque processus gunicorn : "
+            + " / ".join(f"{share:.0f} %" for share in r["shares"])
         )
     ratio = app["rps"] / hello["rps"]
     errors = app["errors"] + hello["errors"]

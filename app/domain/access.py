@@ -10,7 +10,7 @@ from functools import wraps
 
 from flask import abort, g, session
 from flask_login import current_user
-from sqlalchemy import and_, false, or_
+from sqlalchemy import and_, bindparam, false, or_
 from sqlmodel import Session, select
 
 from app.models import Accreditation, CertSession, Delegation, Fund, Organization, RoleGrant
@@ -62,14 +62,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 }
 
 
+# read on every request: built once, only the person changes
+_GRANTS_OF = (
+    select(RoleGrant, Organization.name, Fund.name)
+    .outerjoin(Organization, Organization.id == RoleGrant.organization_id)
+    .outerjoin(Fund, Fund.id == RoleGrant.fund_id)
+    .where(RoleGrant.person_id == bindparam("person_id"), RoleGrant.active == True)  # noqa: E712
+)
+
+
 def grants_of(db: Session, person_id: int) -> list[ActiveRole]:
     """Every active role of a person, in switcher order, in one query."""
-    rows = db.exec(
-        select(RoleGrant, Organization.name, Fund.name)
-        .outerjoin(Organization, Organization.id == RoleGrant.organization_id)
-        .outerjoin(Fund, Fund.id == RoleGrant.fund_id)
-        .where(RoleGrant.person_id == person_id, RoleGrant.active == True)  # noqa: E712
-    ).all()
+    rows = db.exec(_GRANTS_OF, params={"person_id": person_id}).all()
     roles = [
         ActiveRole(
             grant_id=grant.id,

@@ -151,7 +151,8 @@ def unread_alerts(db: Session, person_id: int, limit: int = 10) -> list[Alert]:
     )
 
 
-def unread_count_query(person_id: int):
+def unread_count_query(person_id):
+    """Unread alerts of a person; `person_id` may be a bind parameter (see todo_count)."""
     return (
         select(func.count())
         .select_from(Alert)

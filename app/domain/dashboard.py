@@ -2,11 +2,12 @@
 A fixed, small number of queries per role, whatever the data size."""
 
 from dataclasses import dataclass, field
+from functools import cache
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
-from app.clock import today
+from app.clock import today, utcnow
 from app.domain.access import ActiveRole, accreditation_scope, cert_session_scope
 from app.domain.accreditation_status import status_on, suspensions_by_accreditation
 from app.models import (
@@ -190,25 +191,33 @@ def _trainer_certificates(db: Session, role: ActiveRole) -> list:
     ).all()
 
 
-def todo_count(db: Session, role: ActiveRole) -> int:
-    """The "À traiter" counter of the menu: open tasks of the active role, unread alerts,
-    unread targeted messages, counted in one statement (each count indexed)."""
+@cache
+def _todo_count_statement():
     from app.domain import alerts, targeted_messages
 
+    person_id, grant_id = bindparam("person_id"), bindparam("grant_id")
     tasks = (
         select(func.count())
         .select_from(Notification)
         .where(
-            Notification.person_id == role.person_id,
+            Notification.person_id == person_id,
             Notification.done_at.is_(None),
-            (Notification.role_grant_id == role.grant_id) | Notification.role_grant_id.is_(None),
+            (Notification.role_grant_id == grant_id) | Notification.role_grant_id.is_(None),
         )
     )
+    return select(
+        tasks.scalar_subquery(),
+        alerts.unread_count_query(person_id).scalar_subquery(),
+        targeted_messages.unread_count_query(person_id, bindparam("now")).scalar_subquery(),
+    )
+
+
+def todo_count(db: Session, role: ActiveRole) -> int:
+    """The "À traiter" counter of the menu: open tasks of the active role, unread alerts,
+    unread targeted messages, counted in one statement (each count indexed). It is on
+    every page: the statement is built once, only its values change."""
     counts = db.exec(
-        select(
-            tasks.scalar_subquery(),
-            alerts.unread_count_query(role.person_id).scalar_subquery(),
-            targeted_messages.unread_count_query(role.person_id).scalar_subquery(),
-        )
+        _todo_count_statement(),
+        params={"person_id": role.person_id, "grant_id": role.grant_id, "now": utcnow()},
     ).one()
     return sum(counts)

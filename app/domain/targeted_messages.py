@@ -199,13 +199,14 @@ def messages_for(db: Session, person_id: int, limit: int = 5):
     ).all()
 
 
-def unread_count_query(person_id: int):
+def unread_count_query(person_id, now=None):
+    """Unread messages on display; `person_id` and `now` may be bind parameters."""
     return (
         select(func.count())
         .select_from(MessageReceipt)
         .where(
             MessageReceipt.person_id == person_id,
             MessageReceipt.read_at.is_(None),
-            _showing(utcnow()),
+            _showing(utcnow() if now is None else now),
         )
     )

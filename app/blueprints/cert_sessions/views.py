@@ -85,6 +85,26 @@ SORTS = {
 
 # --- lists -----------------------------------------------------------------------------
 
+# the list's columns and joins, built once (each request adds its scope, filters, order)
+_actor = aliased(Person)
+_LIST = (
+    select(
+        CertSession,
+        Organization.name,
+        Scheme.code,
+        SchemeLevel.level,
+        CertificateModel.name,
+        _actor.last_name,
+        _actor.first_name,
+    )
+    .join(Organization, Organization.id == CertSession.organization_id)
+    .outerjoin(SchemeLevel, SchemeLevel.id == CertSession.scheme_level_id)
+    .outerjoin(Scheme, Scheme.id == SchemeLevel.scheme_id)
+    .outerjoin(CertificateModel, CertificateModel.id == CertSession.certificate_model_id)
+    .outerjoin(_actor, _actor.id == CertSession.last_actor_id)
+)
+_SCHEME_CODES = select(Scheme.code).order_by(Scheme.code)
+
 
 @bp.get("/")
 @login_required
@@ -98,24 +118,7 @@ def index():
     direction = request.args.get("ordre", "desc")
     if sort not in SORTS:
         sort = "modification"
-    actor = aliased(Person)
-    query = (
-        select(
-            CertSession,
-            Organization.name,
-            Scheme.code,
-            SchemeLevel.level,
-            CertificateModel.name,
-            actor.last_name,
-            actor.first_name,
-        )
-        .join(Organization, Organization.id == CertSession.organization_id)
-        .outerjoin(SchemeLevel, SchemeLevel.id == CertSession.scheme_level_id)
-        .outerjoin(Scheme, Scheme.id == SchemeLevel.scheme_id)
-        .outerjoin(CertificateModel, CertificateModel.id == CertSession.certificate_model_id)
-        .outerjoin(actor, actor.id == CertSession.last_actor_id)
-        .where(cert_session_scope(role))
-    )
+    query = _LIST.where(cert_session_scope(role))
     if role.role == Role.FORMATEUR:
         # a draft is the entity's business until it is sent to the trainer
         query = query.where(CertSession.state != SessionState.DRAFT)
@@ -128,7 +131,7 @@ def index():
     order = asc if direction == "asc" else desc
     query = query.order_by(order(SORTS[sort]), desc(CertSession.id))
     page = paginate(db, query)
-    schemes = db.exec(select(Scheme.code).order_by(Scheme.code)).all()
+    schemes = db.exec(_SCHEME_CODES).all()
     return render_template(
         "cert_sessions/list.html",
         page=page,
