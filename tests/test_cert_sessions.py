@@ -640,13 +640,13 @@ def test_second_save_gets_a_conflict_and_nothing_is_overwritten(app, db, world):
     assert db.get(CertSession, cs_id).city == "Strasbourg"
 
 
-def test_switching_tabs_without_a_change_keeps_the_forms_on_the_page_current(app, db, world):
+def _declared_draft(app, db, world):
+    """A declared session, its manager's client, and its Session tab as the form posts it."""
     manager = _login(app.test_client(), world.manager)
     cs_id = _declare(manager, db, world)
-    read = _version(db, cs_id)
     cs = db.get(CertSession, cs_id)
-    unchanged = {
-        "version": read,
+    fields = {
+        "version": _version(db, cs_id),
         "accreditation_id": cs.accreditation_id,
         "certificate_model_id": cs.certificate_model_id,
         "location": cs.location,
@@ -655,6 +655,12 @@ def test_switching_tabs_without_a_change_keeps_the_forms_on_the_page_current(app
         "is_refresher": "initial",
         "end_date": cs.end_date.strftime("%d/%m/%Y"),
     }
+    return manager, cs_id, fields
+
+
+def test_switching_tabs_without_a_change_keeps_the_forms_on_the_page_current(app, db, world):
+    manager, cs_id, unchanged = _declared_draft(app, db, world)
+    read = unchanged["version"]
     response = _post(manager, f"/sessions/{cs_id}/session?aller=stagiaires", unchanged)
     assert response.status_code == 302, _text(response)
     assert _version(db, cs_id) == read
@@ -666,21 +672,11 @@ def test_switching_tabs_without_a_change_keeps_the_forms_on_the_page_current(app
 
 
 def test_a_changed_draft_moves_the_version_on(app, db, world):
-    manager = _login(app.test_client(), world.manager)
-    cs_id = _declare(manager, db, world)
-    read = _version(db, cs_id)
-    cs = db.get(CertSession, cs_id)
-    changed = {
-        "version": read,
-        "accreditation_id": cs.accreditation_id,
-        "certificate_model_id": cs.certificate_model_id,
-        "location": "Salle B",
-        "postal_code": cs.postal_code,
-        "city": cs.city,
-        "is_refresher": "initial",
-        "end_date": cs.end_date.strftime("%d/%m/%Y"),
-    }
-    response = _post(manager, f"/sessions/{cs_id}/session?aller=stagiaires", changed)
+    manager, cs_id, fields = _declared_draft(app, db, world)
+    read = fields["version"]
+    response = _post(
+        manager, f"/sessions/{cs_id}/session?aller=stagiaires", {**fields, "location": "Salle B"}
+    )
     assert response.status_code == 302, _text(response)
     assert _version(db, cs_id) == read + 1
     assert db.get(CertSession, cs_id).location == "Salle B"
