@@ -23,11 +23,11 @@ class CurrentUser(UserMixin):
         return f"{self.person_id}:{self.auth_version}"
 
 
-# reachable before the first-login choices are made
 # The last activity is written down at most once a minute, so most answers leave the
 # session cookie alone (an idle login session may end up to a minute early).
 SEEN_AT_STEP = 60
 
+# reachable before the first-login choices are made
 ONBOARDING_OPEN = {
     "account.onboarding",
     "account.password_rules",
