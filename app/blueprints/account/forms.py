@@ -3,12 +3,12 @@
 import re
 from datetime import datetime
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, StopValidation, ValidationError
 from wtforms.widgets import TextInput
 
 from app.domain.passwords import password_problem
+from app.forms import Form
 
 NAME = re.compile(r"[^\W\d_]+(?:[ '’-][^\W\d_]+)*")
 LARGEST_ID = 2**31 - 1  # an id column is a 32-bit integer on PostgreSQL
@@ -114,7 +114,7 @@ def new_password_fields():
     return password, confirm
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     identifier = StringField(
         "E-mail ou numéro Forprev",
         validators=[
@@ -125,11 +125,11 @@ class ForgotPasswordForm(FlaskForm):
     )
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     password, confirm = new_password_fields()
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     last_name = StringField(
         "Nom",
         validators=[
@@ -162,7 +162,7 @@ class SignupForm(FlaskForm):
     )
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(Form):
     notify_alerts = BooleanField(
         "Alertes",
         description="Rappels d'échéance : fin d'une habilitation, fin de validité d'un certificat.",
@@ -183,7 +183,7 @@ class PreferencesForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField(
         "Mot de passe actuel",
         validators=[DataRequired("Saisissez votre mot de passe actuel.")],
@@ -191,7 +191,7 @@ class ChangePasswordForm(FlaskForm):
     password, confirm = new_password_fields()
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(Form):
     email = email_field("Nouvelle adresse e-mail")
     current_password = PasswordField(
         "Mot de passe actuel",
@@ -200,5 +200,5 @@ class ChangeEmailForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     pass

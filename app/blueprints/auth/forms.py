@@ -1,9 +1,10 @@
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from app.forms import Form
 
-class LoginForm(FlaskForm):
+
+class LoginForm(Form):
     identifier = StringField(
         "E-mail ou numéro Forprev",
         validators=[DataRequired("Saisissez votre e-mail ou votre numéro Forprev.")],
@@ -14,9 +15,9 @@ class LoginForm(FlaskForm):
     )
 
 
-class RoleSwitchForm(FlaskForm):
+class RoleSwitchForm(Form):
     grant_id = HiddenField()
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(Form):
     pass

@@ -1,7 +1,6 @@
 """Forms of the certification-session screens. Field checks that need the database live
 in app/domain/cert_session_rules.py; these only parse what was typed."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     IntegerField,
     RadioField,
@@ -13,9 +12,10 @@ from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
 from app.blueprints.account.forms import FrenchDateField, id_or_none
+from app.forms import Form
 
 
-class VersionedForm(FlaskForm):
+class VersionedForm(Form):
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
 
 

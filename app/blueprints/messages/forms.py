@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.blueprints.account.forms import FrenchDateField, id_or_none
+from app.forms import Form
 
 
 class CheckboxesField(SelectMultipleField):
@@ -10,7 +10,7 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     title = StringField("Titre")
     body = TextAreaField("Message")
     roles = CheckboxesField(
