@@ -1,5 +1,6 @@
 """The Alembic migrations build the whole schema on a fresh SQLite file and a fresh
-PostgreSQL database, and the models have nothing the migrations lack."""
+PostgreSQL database, the models have nothing the migrations lack, and no id is ever given
+twice."""
 
 import uuid
 
@@ -10,6 +11,7 @@ from sqlmodel import Session, SQLModel
 
 import app.models  # noqa: F401
 from app.cli import upgrade_database
+from app.extensions import make_engine
 from tests import factories
 from tests.conftest import require_env
 
@@ -23,13 +25,31 @@ def _check_fresh(url: str) -> None:
             expected = {t.name for t in SQLModel.metadata.sorted_tables}
             assert expected <= tables, f"tables manquantes : {expected - tables}"
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0003"
+            assert version == "0004"
             diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
             assert diff == [], f"les modèles diffèrent des migrations : {diff}"
             index_names = {i["name"] for i in inspect(conn).get_indexes("certsession")}
             assert "ix_certsession_org_state_updated" in index_names, index_names
+            if conn.dialect.name == "sqlite":
+                _assert_ids_never_reused(conn)
     finally:
         engine.dispose()
+
+
+def _assert_ids_never_reused(conn) -> None:
+    """Every table with a numeric id says AUTOINCREMENT on SQLite (a later batch rebuild
+    must pass table_kwargs={"sqlite_autoincrement": True} to keep it), as the models do."""
+    with_id = [
+        t.name for t in SQLModel.metadata.sorted_tables if [c.name for c in t.primary_key] == ["id"]
+    ]
+    assert len(with_id) > 30
+    for name in with_id:
+        sql = conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"),
+            {"name": name},
+        ).scalar()
+        assert "PRIMARY KEY AUTOINCREMENT" in sql, name
+        assert SQLModel.metadata.tables[name].dialect_options["sqlite"]["autoincrement"], name
 
 
 def test_migrations_build_the_schema_on_a_fresh_sqlite_file(tmp_path):
@@ -80,3 +100,44 @@ def test_receipts_get_their_messages_display_window(tmp_path):
         row = conn.execute(text("SELECT display_from, display_until FROM messagereceipt")).one()
     engine.dispose()
     assert [str(v)[:16] for v in row] == ["2026-02-01 08:00", "2026-03-01 08:00"]
+
+
+def test_an_upgraded_sqlite_database_keeps_its_rows_and_never_reuses_an_id(tmp_path):
+    """0004 rebuilds every table on SQLite: rows, ids and the rows pointing at them stay
+    (foreign keys are off meanwhile, or dropping a table would cascade), and afterwards a
+    deleted row's id is not given to the next one."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade_database(url, "0003")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for file_id in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO storedfile (id, name, content_type, size, complete, created_at)"
+                    " VALUES (:id, 'f.pdf', 'application/pdf', 1, 1, '2026-01-31 00:00:00')"
+                ),
+                {"id": file_id},
+            )
+            conn.execute(
+                text("INSERT INTO storedfilechunk (file_id, seq, data) VALUES (:id, 0, x'25')"),
+                {"id": file_id},
+            )
+    upgrade_database(url)
+    with engine.begin() as conn:
+        # the chunks (ON DELETE CASCADE) were not taken away with the rebuilt file table
+        assert conn.execute(text("SELECT file_id FROM storedfilechunk ORDER BY 1")).all() == [
+            (1,),
+            (2,),
+        ]
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        conn.execute(text("DELETE FROM storedfile WHERE id = 2"))
+        assert conn.execute(text("SELECT count(*) FROM storedfilechunk")).scalar() == 1
+        conn.execute(
+            text(
+                "INSERT INTO storedfile (name, content_type, size, complete, created_at)"
+                " VALUES ('g.pdf', 'application/pdf', 1, 1, '2026-02-01 00:00:00')"
+            )
+        )
+        assert conn.execute(text("SELECT max(id) FROM storedfile")).scalar() == 3
+        assert conn.execute(text("SELECT resumes FROM bundle")).all() == []
+    engine.dispose()

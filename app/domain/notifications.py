@@ -1,10 +1,11 @@
 """Tasks on the dashboard ("Notifications") and their e-mail, for people who chose it."""
 
+from sqlalchemy import or_
 from sqlmodel import Session, select, update
 
 from app.clock import utcnow
 from app.domain.mail import mail_if_opted_in
-from app.models import Notification, Person, RoleGrant
+from app.models import Alert, Notification, Person, RoleGrant
 
 
 def grant_for(db: Session, person_id: int, roles, organization_id: int | None = None) -> int | None:
@@ -55,3 +56,21 @@ def close_tasks(db: Session, object_type: str, object_id: int) -> None:
         )
         .values(done_at=utcnow())
     )
+
+
+def close_links_to(db: Session, path: str) -> None:
+    """`path` is gone (a purged session): the open tasks and unread alerts that lead to it,
+    or below it, are closed for everyone — followed, they would end on a 404."""
+    now = utcnow()
+    for model, open_, closed in (
+        (Notification, Notification.done_at, "done_at"),
+        (Alert, Alert.read_at, "read_at"),
+    ):
+        db.exec(
+            update(model)
+            .where(
+                or_(model.link == path, model.link.startswith(f"{path}/", autoescape=True)),
+                open_.is_(None),
+            )
+            .values({closed: now})
+        )

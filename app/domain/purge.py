@@ -1,14 +1,19 @@
 """The 15-day purge (SPEC §7): a closed session, its trainees' personal data, the PDFs
 and the bundle are deleted once their time is up; what remains is anonymous — counts for
 statistics, and the verification records (number, initials, birth year, validity).
-Trainers' certificates (level ≥ 2) and their PDF stay on the trainer's account."""
+Trainers' certificates (level ≥ 2) and their PDF stay on the trainer's account.
+The session's history stays as who did what and when, tied to no session any more (its
+comments go: they may name trainees); its open tasks and alerts are closed. Its number is
+never given to another session (ids are never reused, see app/models/base.py)."""
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
 from app.clock import today
+from app.domain.notifications import close_links_to
 from app.domain.storage import get_storage
 from app.models import (
+    AuditEvent,
     Bundle,
     Certificate,
     CertSession,
@@ -79,6 +84,12 @@ def purge_session(db: Session, cert_session: CertSession, storage_name: str = "d
             if file_id:
                 storage.delete(db, file_id)
     db.exec(delete(Trainee).where(Trainee.cert_session_id == cert_session.id))
+    db.exec(
+        update(AuditEvent)
+        .where(AuditEvent.object_type == "cert_session", AuditEvent.object_id == cert_session.id)
+        .values(object_id=None, comment=None, data={})
+    )
+    close_links_to(db, f"/sessions/{cert_session.id}")
     db.delete(cert_session)
 
 

@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, Index, SQLModel, UniqueConstraint
 
-from app.models.base import created_at_field, fk
+from app.models.base import KEEP_IDS, created_at_field, fk
 
 
 class RequestKind(StrEnum):
@@ -40,7 +40,10 @@ REQUEST_PHASE_LABELS = {
 
 
 class AccreditationRequest(SQLModel, table=True):
-    __table_args__ = (Index("ix_accreditationrequest_fund_phase", "fund_id", "phase"),)
+    __table_args__ = (
+        Index("ix_accreditationrequest_fund_phase", "fund_id", "phase"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = fk("organization.id")
@@ -64,6 +67,8 @@ class AccreditationRequest(SQLModel, table=True):
 class RequestDocument(SQLModel, table=True):
     """A file of a request: commitment letter, programme, déroulé, technical, complementary."""
 
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = fk("accreditationrequest.id", ondelete="CASCADE")
     kind: str = Field(max_length=30)
@@ -73,7 +78,10 @@ class RequestDocument(SQLModel, table=True):
 
 
 class Accreditation(SQLModel, table=True):
-    __table_args__ = (Index("ix_accreditation_org_end", "organization_id", "end_date"),)
+    __table_args__ = (
+        Index("ix_accreditation_org_end", "organization_id", "end_date"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=60, unique=True)
@@ -91,6 +99,8 @@ class Accreditation(SQLModel, table=True):
 class Suspension(SQLModel, table=True):
     """A period during which the accreditation is not valid."""
 
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     accreditation_id: int = fk("accreditation.id", ondelete="CASCADE")
     start_date: date
@@ -103,6 +113,8 @@ class Suspension(SQLModel, table=True):
 class Platform(SQLModel, table=True):
     """A fixed pedagogical platform, declared in a request and kept on the accreditation."""
 
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     request_id: int | None = fk("accreditationrequest.id", nullable=True)
     accreditation_id: int | None = fk("accreditation.id", nullable=True)
@@ -114,6 +126,8 @@ class Platform(SQLModel, table=True):
 
 
 class Equipment(SQLModel, table=True):
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     request_id: int | None = fk("accreditationrequest.id", nullable=True)
     accreditation_id: int | None = fk("accreditation.id", nullable=True)
@@ -125,7 +139,10 @@ class Equipment(SQLModel, table=True):
 class Delegation(SQLModel, table=True):
     """An accreditation delegated to a délégataire of the entity."""
 
-    __table_args__ = (UniqueConstraint("person_id", "accreditation_id"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "accreditation_id"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = fk("person.id")

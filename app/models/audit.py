@@ -4,11 +4,14 @@ from datetime import datetime
 
 from sqlmodel import JSON, Column, Field, Index, SQLModel, UniqueConstraint
 
-from app.models.base import created_at_field, fk
+from app.models.base import KEEP_IDS, created_at_field, fk
 
 
 class AuditEvent(SQLModel, table=True):
-    __table_args__ = (Index("ix_auditevent_object", "object_type", "object_id", "at"),)
+    __table_args__ = (
+        Index("ix_auditevent_object", "object_type", "object_id", "at"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = created_at_field()
@@ -27,6 +30,7 @@ class StatCounter(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("year", "department_code", "scheme_code", "level", "is_refresher"),
+        KEEP_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)

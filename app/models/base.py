@@ -15,6 +15,12 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
+# Table args of every table with a numeric id: an id is never given again, even after the
+# row is deleted (SQLite reuses the highest id unless the table says AUTOINCREMENT;
+# PostgreSQL's sequences never go back). A purged session's number, shown to users and
+# named by the audit trail, must not come back as another entity's session.
+KEEP_IDS = {"sqlite_autoincrement": True}
+
 
 def created_at_field() -> datetime:
     return Field(default_factory=utcnow, nullable=False)

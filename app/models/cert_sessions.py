@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, Index, SQLModel
 
-from app.models.base import created_at_field, fk
+from app.models.base import KEEP_IDS, created_at_field, fk
 
 
 class SessionState(StrEnum):
@@ -32,6 +32,7 @@ class CertSession(SQLModel, table=True):
         Index("ix_certsession_org_updated", "organization_id", "updated_at"),
         Index("ix_certsession_org_end", "organization_id", "end_date"),
         Index("ix_certsession_org_state_end", "organization_id", "state", "end_date"),
+        KEEP_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -61,6 +62,8 @@ class CertSession(SQLModel, table=True):
 
 
 class Trainee(SQLModel, table=True):
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     cert_session_id: int = fk("certsession.id", ondelete="CASCADE")
     position: int = 0

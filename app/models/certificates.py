@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 from sqlmodel import Field, Index, SQLModel, UniqueConstraint
 
-from app.models.base import created_at_field, fk
+from app.models.base import KEEP_IDS, created_at_field, fk
 
 
 class Certificate(SQLModel, table=True):
@@ -12,7 +12,10 @@ class Certificate(SQLModel, table=True):
     (initials, birth year), plus the holder link for trainer certificates."""
 
     # one certificate per trainee, even if two workers run the same generation
-    __table_args__ = (Index("uq_certificate_trainee", "trainee_id", unique=True),)
+    __table_args__ = (
+        Index("uq_certificate_trainee", "trainee_id", unique=True),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)
@@ -34,7 +37,10 @@ class Certificate(SQLModel, table=True):
 class Bundle(SQLModel, table=True):
     """The 15-day download of a closed session's certificates."""
 
-    __table_args__ = (Index("uq_bundle_cert_session", "cert_session_id", unique=True),)
+    __table_args__ = (
+        Index("uq_bundle_cert_session", "cert_session_id", unique=True),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     cert_session_id: int | None = fk("certsession.id", nullable=True, ondelete="SET NULL")
@@ -45,6 +51,8 @@ class Bundle(SQLModel, table=True):
     pdf_file_id: int | None = fk("storedfile.id", nullable=True, index=False)
     job_id: str | None = Field(default=None, max_length=64)
     error: str | None = None
+    # times a stopped generation was taken up again without anyone asking (jobs.certificates)
+    resumes: int = 0
     created_at: datetime = created_at_field()
     expires_at: datetime = Field(index=True)
 
@@ -52,7 +60,10 @@ class Bundle(SQLModel, table=True):
 class NumberSequence(SQLModel, table=True):
     """Counters for sequential numbers (certificates per year, entity codes)."""
 
-    __table_args__ = (UniqueConstraint("name", "year"),)
+    __table_args__ = (
+        UniqueConstraint("name", "year"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=40)

@@ -5,10 +5,12 @@ from datetime import datetime
 
 from sqlmodel import Column, Field, LargeBinary, SQLModel, UniqueConstraint
 
-from app.models.base import created_at_field, fk
+from app.models.base import KEEP_IDS, created_at_field, fk
 
 
 class StoredFile(SQLModel, table=True):
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=255)
     content_type: str = Field(max_length=100)
@@ -19,7 +21,10 @@ class StoredFile(SQLModel, table=True):
 
 
 class StoredFileChunk(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("file_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("file_id", "seq"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     file_id: int = fk("storedfile.id", index=False, ondelete="CASCADE")

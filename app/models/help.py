@@ -4,10 +4,12 @@ from datetime import datetime
 
 from sqlmodel import Column, Field, SQLModel, Text
 
-from app.models.base import created_at_field, fk
+from app.models.base import KEEP_IDS, created_at_field, fk
 
 
 class FaqEntry(SQLModel, table=True):
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     module: str = Field(max_length=40, index=True)
     question: str = Field(max_length=300)
@@ -16,6 +18,8 @@ class FaqEntry(SQLModel, table=True):
 
 
 class ContactRequest(SQLModel, table=True):
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     person_id: int | None = fk("person.id", nullable=True, ondelete="SET NULL")
     email: str = Field(max_length=254)

@@ -5,13 +5,16 @@ from enum import StrEnum
 
 from sqlmodel import JSON, Column, Field, Index, SQLModel, Text, UniqueConstraint
 
-from app.models.base import created_at_field, fk
+from app.models.base import KEEP_IDS, created_at_field, fk
 
 
 class Notification(SQLModel, table=True):
     """A task for a person in one of their roles; done when the task is done."""
 
-    __table_args__ = (Index("ix_notification_person_done", "person_id", "done_at"),)
+    __table_args__ = (
+        Index("ix_notification_person_done", "person_id", "done_at"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = fk("person.id", index=False, ondelete="CASCADE")
@@ -29,7 +32,10 @@ class Notification(SQLModel, table=True):
 class Alert(SQLModel, table=True):
     """A deadline reminder; `key` makes the daily run safe to repeat."""
 
-    __table_args__ = (UniqueConstraint("person_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "key"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = fk("person.id", index=False, ondelete="CASCADE")
@@ -46,6 +52,7 @@ class TargetedMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_targetedmessage_created", "created_at"),
         Index("ix_targetedmessage_fund_created", "fund_id", "created_at"),
+        KEEP_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -58,6 +65,9 @@ class TargetedMessage(SQLModel, table=True):
     display_until: datetime | None = None
     created_at: datetime = created_at_field()
     sent_at: datetime | None = None
+    # every recipient's e-mail is in the outbox (jobs.messages); until then the scheduler
+    # asks for the job again
+    mailed_at: datetime | None = None
 
 
 class MessageReceipt(SQLModel, table=True):
@@ -68,6 +78,7 @@ class MessageReceipt(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("message_id", "person_id"),
         Index("ix_messagereceipt_person_read_display", "person_id", "read_at", "display_from"),
+        KEEP_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -89,7 +100,10 @@ class MailStatus(StrEnum):
 class OutboxEmail(SQLModel, table=True):
     """An e-mail written in the same transaction as the change that causes it."""
 
-    __table_args__ = (Index("ix_outboxemail_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outboxemail_status_next", "status", "next_attempt_at"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # the Message-ID header: fixed at creation so a resend is recognisable as the same mail

@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from app.models.base import created_at_field, fk
+from app.models.base import KEEP_IDS, created_at_field, fk
 
 
 class OrganizationKind(StrEnum):
@@ -40,6 +40,8 @@ class OrganizationStatus(StrEnum):
 
 
 class Organization(SQLModel, table=True):
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     # 5-digit entity code used in accreditation numbers, given at validation
     code: str | None = Field(default=None, max_length=5, unique=True)
@@ -73,6 +75,8 @@ class Organization(SQLModel, table=True):
 class OrganizationChange(SQLModel, table=True):
     """Administrative data changes (type, raison sociale, régime, SIRET, URSSAF, address)
     that apply only once the fund validates them."""
+
+    __table_args__ = KEEP_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = fk("organization.id")

@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
-from app.models.base import created_at_field, fk
+from app.models.base import KEEP_IDS, created_at_field, fk
 
 
 class Role(StrEnum):
@@ -28,6 +28,8 @@ ROLE_LABELS = {
 
 
 class Person(SQLModel, table=True):
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     forprev_number: str = Field(max_length=8, unique=True)
     email: str = Field(max_length=254, unique=True)
@@ -51,7 +53,10 @@ class RoleGrant(SQLModel, table=True):
     """A role held by a person, scoped to an organization (gestionnaire, délégataire)
     or a fund (instructeur)."""
 
-    __table_args__ = (UniqueConstraint("person_id", "role", "organization_id", "fund_id"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "role", "organization_id", "fund_id"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = fk("person.id", ondelete="CASCADE")
@@ -65,6 +70,8 @@ class RoleGrant(SQLModel, table=True):
 class AccountToken(SQLModel, table=True):
     """A single-use link (password, first password, account confirmation, e-mail change).
     Only the token's hash is stored."""
+
+    __table_args__ = KEEP_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = fk("person.id", ondelete="CASCADE")

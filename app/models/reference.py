@@ -2,11 +2,13 @@
 
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
-from app.models.base import fk
+from app.models.base import KEEP_IDS, fk
 
 
 class Fund(SQLModel, table=True):
     """A caisse: CARSAT, CRAMIF, CGSS or CSS."""
+
+    __table_args__ = KEEP_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40, unique=True)
@@ -21,6 +23,8 @@ class Department(SQLModel, table=True):
 class Scheme(SQLModel, table=True):
     """A dispositif (SST, PRAP-IBC, CATEC…)."""
 
+    __table_args__ = KEEP_IDS
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=30, unique=True)
     name: str = Field(max_length=200)
@@ -31,7 +35,10 @@ class Scheme(SQLModel, table=True):
 class SchemeLevel(SQLModel, table=True):
     """A dispositif at one level, with its session rules (defaults from the reference)."""
 
-    __table_args__ = (UniqueConstraint("scheme_id", "level"),)
+    __table_args__ = (
+        UniqueConstraint("scheme_id", "level"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     scheme_id: int = fk("scheme.id")
@@ -49,7 +56,10 @@ class SchemeLevel(SQLModel, table=True):
 class CertificateModel(SQLModel, table=True):
     """A "certificat à éditer" of a dispositif-level, with its validity."""
 
-    __table_args__ = (UniqueConstraint("scheme_level_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("scheme_level_id", "name"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     scheme_level_id: int = fk("schemelevel.id")
