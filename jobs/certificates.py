@@ -15,7 +15,7 @@ from rq import get_current_job
 from sqlmodel import select
 
 from app.clock import PARIS
-from app.domain.certificate_issue import certificate_views, issue_certificates
+from app.domain.certificate_issue import archive_names, certificate_views, issue_certificates
 from app.domain.certificate_pdf import render_pdf
 from app.domain.notifications import grant_for, notify
 from app.domain.pdf_concat import PdfConcatenator
@@ -121,8 +121,9 @@ def _bundle_files(db, storage, cert_session, bundle, certificates) -> None:
             ) as out,
             zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive,
         ):
-            for certificate in certificates:
-                with archive.open(f"certificat-{certificate.number}.pdf", "w") as entry:
+            names = archive_names(db, cert_session, certificates)
+            for certificate, name in zip(certificates, names, strict=True):
+                with archive.open(name, "w") as entry:
                     for chunk in storage.iter_chunks(db, certificate.file_id):
                         entry.write(chunk)
         bundle.zip_file_id = out.file.id

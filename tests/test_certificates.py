@@ -106,8 +106,8 @@ def test_one_pdf_per_success_with_every_field(app, db, setting):
     assert "Léa" not in storage.read(db, bundle.zip_file_id).decode("latin-1")
     with zipfile.ZipFile(io.BytesIO(storage.read(db, bundle.zip_file_id))) as archive:
         assert archive.namelist() == [
-            f"certificat-{year}-000001.pdf",
-            f"certificat-{year}-000002.pdf",
+            f"SST-{year}-000001_DURAND_Paul.pdf",
+            f"SST-{year}-000002_PETIT_Hugo.pdf",
         ]
     printing = storage.read(db, bundle.pdf_file_id)
     assert len(PdfReader(io.BytesIO(printing)).pages) == 2
@@ -121,6 +121,30 @@ def test_one_pdf_per_success_with_every_field(app, db, setting):
     assert (
         task.person_id == setting.manager.id and task.link == f"/sessions/{cs.id}/telechargements"
     )
+
+
+def test_the_zip_names_each_file_after_its_holder_in_plain_letters(app, db, setting):
+    cs = _closed(
+        db,
+        setting,
+        trainees=[
+            ("WOŹNIAK", "Łukasz", date(1990, 3, 12), True),
+            ("d'Arc-Lefèvre", "Jean Éric", date(1991, 2, 28), True),
+            ("YILMAZ", "Ayşe", date(1985, 1, 1), True),
+            ("李", "华", date(1985, 1, 1), True),
+        ],
+    )
+    _generate(app, cs.id)
+    zipped = get_storage().read(db, _bundle(db, cs.id).zip_file_id)
+    year = today().year
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        assert archive.namelist() == [
+            f"SST-{year}-000001_WOZNIAK_Lukasz.pdf",
+            f"SST-{year}-000002_D-ARC-LEFEVRE_Jean-Eric.pdf",
+            f"SST-{year}-000003_YILMAZ_Ayse.pdf",
+            f"SST-{year}-000004.pdf",  # nothing of the name is ASCII: the number alone
+        ]
+        assert all(not info.flag_bits & 0x800 for info in archive.infolist()), "ASCII names"
 
 
 def test_the_qr_code_leads_to_the_verification_page(app, db, setting):

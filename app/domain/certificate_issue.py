@@ -7,6 +7,8 @@ date) or created, the formateur role granted, the certificate attached, and a li
 mailed. Only the initials and birth year are kept for verification after the purge.
 """
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -180,3 +182,52 @@ def certificate_views(
             )
         )
     return views
+
+
+# letters that Unicode does not take apart into a base letter and an accent
+_NOT_DECOMPOSED = str.maketrans(
+    {
+        "Ł": "L",
+        "ł": "l",
+        "Ø": "O",
+        "ø": "o",
+        "Đ": "D",
+        "đ": "d",
+        "Ð": "D",
+        "ð": "d",
+        "Þ": "Th",
+        "þ": "th",
+        "ß": "ss",
+        "Æ": "AE",
+        "æ": "ae",
+        "Œ": "OE",
+        "œ": "oe",
+        "ı": "i",
+    }
+)
+
+
+def ascii_name(text: str) -> str:
+    """`Łukasz WOŹNIAK` → `Lukasz-WOZNIAK`: a file name part any system accepts (accents
+    dropped, anything but letters and digits becomes a hyphen)."""
+    plain = unicodedata.normalize("NFKD", (text or "").translate(_NOT_DECOMPOSED))
+    plain = plain.encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9]+", "-", plain).strip("-")
+
+
+def archive_names(db: Session, cert_session: CertSession, certificates) -> list[str]:
+    """Each certificate's file name in the bundle's ZIP, e.g. SST-2026-000123_DUPONT_Jean.pdf:
+    the holder's name tells the files apart, the number keeps them unique."""
+    scheme = db.get(Scheme, db.get(SchemeLevel, cert_session.scheme_level_id).scheme_id)
+    trainees = {
+        t.id: t
+        for t in db.exec(select(Trainee).where(Trainee.cert_session_id == cert_session.id)).all()
+    }
+    names = []
+    for certificate in certificates:
+        parts = [f"{ascii_name(scheme.code)}-{certificate.number}"]
+        trainee = trainees.get(certificate.trainee_id)
+        if trainee is not None:
+            parts += [ascii_name(trainee.last_name).upper(), ascii_name(trainee.first_name)]
+        names.append("_".join(part for part in parts if part) + ".pdf")
+    return names
