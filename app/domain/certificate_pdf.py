@@ -1,8 +1,13 @@
 """Certificates as PDF: a Jinja template per certificate model family, rendered by
-xhtml2pdf. Images come only from our static folder (or the QR code we draw): the link
-callback refuses any other path or URL, so a template can never fetch from outside."""
+xhtml2pdf. Images and fonts come only from our static folder (or the QR code we draw): the
+link callback refuses any other path or URL, so a template can never fetch from outside.
+
+Every PDF the app draws goes through `html_to_pdf` and includes
+`certificates/_pdf_font.html` in its style: DejaVu Sans embedded, so a name in any Latin
+script prints as typed (Łukasz WOŹNIAK, Ștefan, Nguyễn Thị Ánh)."""
 
 import io
+import unicodedata
 from pathlib import Path
 
 import segno
@@ -52,11 +57,21 @@ def certificate_html(view: CertificateView) -> str:
     return render_template(layouts_for(view), c=view, verify_url=url, qr=qr_data_uri(url))
 
 
-def render_pdf(view: CertificateView) -> bytes:
+def html_to_pdf(html: str, what: str) -> bytes:
+    """The PDF of a page of ours; `what` names the document in an error. The text is
+    composed first (NFC): a name typed as "e" + U+0302 + U+0303 is drawn with the font's
+    own "ễ", not with two accents stacked blindly on the "e"."""
     out = io.BytesIO()
     result = pisa.CreatePDF(
-        certificate_html(view), dest=out, link_callback=link_callback, encoding="utf-8"
+        unicodedata.normalize("NFC", html),
+        dest=out,
+        link_callback=link_callback,
+        encoding="utf-8",
     )
     if result.err:
-        raise PdfError(f"Le certificat {view.number} n'a pas pu être mis en page.")
+        raise PdfError(f"{what} n'a pas pu être mis en page.")
     return out.getvalue()
+
+
+def render_pdf(view: CertificateView) -> bytes:
+    return html_to_pdf(certificate_html(view), f"Le certificat {view.number}")
