@@ -1,5 +1,5 @@
 """What a certificate PDF prints: every name as typed, in a font embedded in the PDF, on
-every certificate layout."""
+every certificate layout, and the validity as "Valable du … au …"."""
 
 import io
 import struct
@@ -147,3 +147,12 @@ def test_a_name_typed_with_combining_accents_is_drawn_with_the_composed_letters(
     assert sum(map(unicodedata.combining, typed)) > 0
     text = _words(PdfReader(io.BytesIO(_pdf(app, holder=typed))).pages[0].extract_text())
     assert "délivré à Nguyễn Thị Ánh né(e)" in text
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_certificate_says_from_when_to_when_it_is_valid(app, layout):
+    scheme_code, level = LAYOUTS[layout]
+    pdf = _pdf(app, scheme_code=scheme_code, level=level)
+    text = _words(PdfReader(io.BytesIO(pdf)).pages[0].extract_text())
+    assert "Valable du 24/11/2026 au 24/11/2028" in text
+    assert "Fin de session 24/11/2026" in text
