@@ -1,16 +1,22 @@
 """Deliver the e-mail outbox by SMTP.
 
 Each mail is claimed with a conditional UPDATE (works the same on SQLite and PostgreSQL),
-so two workers never send the same mail. A failure puts it back with an exponential
-back-off. A worker killed between sending and marking leaves the claim to expire; the mail
-is then sent again with the same Message-ID (at-least-once: a mail is never lost).
+so two workers never send the same mail. A failure — SMTP down, or a mail that cannot be
+built or sent at all — counts as an attempt with its error kept, and puts the mail back
+with an exponential back-off until the last attempt marks it failed: one bad mail never
+stops the others. A worker killed between sending and marking leaves the claim to expire;
+the mail is then sent again with the same Message-ID (at-least-once: a mail is never lost).
 """
 
+import logging
 import smtplib
 from datetime import timedelta
+from email import headerregistry, policy
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import and_, or_, update
 from sqlmodel import select
 
@@ -18,6 +24,8 @@ from app.clock import utcnow
 from app.models import OutboxEmail
 from app.models.messaging import MailStatus
 from jobs.context import job_db
+
+log = logging.getLogger("forprev.mail")
 
 CLAIM = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
@@ -34,8 +42,30 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** (attempts - 1)), MAX_BACKOFF)
 
 
-def _message(app, mail: OutboxEmail) -> EmailMessage:
-    msg = EmailMessage()
+class _FreeText(headerregistry.UnstructuredHeader):
+    """A free-text header (the Subject). Accented text goes into RFC 2047 encoded words
+    written by the standard library's `email.header`: the newer folder behind
+    `policy.default` drops the space between two encoded words when it wraps a long
+    subject ("prêtsà télécharger"; CPython gh-144156, fixed only in 2026 releases)."""
+
+    def fold(self, *, policy):
+        if str(self).isascii():
+            return super().fold(policy=policy)
+        value = Header(str(self), "utf-8", policy.max_line_length, header_name=self.name)
+        return f"{self.name}: {value.encode(linesep=policy.linesep)}{policy.linesep}"
+
+
+_headers = headerregistry.HeaderRegistry()
+_headers.map_to_type("subject", _FreeText)
+# every header is built and folded by the standard library (lines of 78; smtplib sends
+# them with CRLF)
+MAIL_POLICY = policy.default.clone(header_factory=_headers)
+
+
+def build_message(app, mail: OutboxEmail) -> EmailMessage:
+    """The e-mail of an outbox row; raises on a row no e-mail can carry (a line break in a
+    header)."""
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = app.config["MAIL_FROM"]
     msg["To"] = mail.to_address
     msg["Subject"] = mail.subject
@@ -80,21 +110,17 @@ def deliver_outbox(limit: int = 100) -> dict:
                     continue  # another worker took it
                 mail = db.get(OutboxEmail, mail_id)
                 try:
+                    message = build_message(app, mail)
                     if smtp is None:
                         smtp = _connect(app)
-                    smtp.send_message(_message(app, mail))
-                except (smtplib.SMTPException, OSError) as exc:
+                    smtp.send_message(message)
+                except JobTimeoutException:
+                    raise  # the round ran out of time: the claim expires, the mail waits
+                except Exception as exc:  # this mail's error, whatever it is: kept on it
                     if smtp is not None:
-                        _quietly_close(smtp)
+                        _quietly_close(smtp)  # its state is unknown: the next one reconnects
                     smtp = None
-                    mail.attempts += 1
-                    mail.last_error = str(exc)[:500]
-                    mail.claimed_until = None
-                    if mail.attempts >= app.config["MAIL_RETRY_MAX"]:
-                        mail.status = MailStatus.FAILED
-                    else:
-                        mail.status = MailStatus.PENDING
-                        mail.next_attempt_at = utcnow() + backoff(mail.attempts)
+                    _count_failure(app, mail, exc)
                     failed += 1
                 else:
                     mail.status = MailStatus.SENT
@@ -108,6 +134,29 @@ def deliver_outbox(limit: int = 100) -> dict:
             if smtp is not None:
                 _quietly_close(smtp)
     return {"sent": sent, "failed": failed}
+
+
+def _count_failure(app, mail: OutboxEmail, exc: Exception) -> None:
+    """One attempt more, the error kept; back to the queue after a back-off, or failed for
+    good after the last attempt."""
+    mail.attempts += 1
+    mail.last_error = f"{type(exc).__name__}: {exc}"[:500]
+    mail.claimed_until = None
+    if mail.attempts >= app.config["MAIL_RETRY_MAX"]:
+        mail.status = MailStatus.FAILED
+    else:
+        mail.status = MailStatus.PENDING
+        mail.next_attempt_at = utcnow() + backoff(mail.attempts)
+    smtp_trouble = isinstance(exc, smtplib.SMTPException | OSError)
+    log.log(
+        logging.WARNING if smtp_trouble else logging.ERROR,
+        "Courriel %s non envoyé (tentative %s, %s) : %s",
+        mail.id,
+        mail.attempts,
+        mail.status,
+        mail.last_error,
+        exc_info=None if smtp_trouble else exc,
+    )
 
 
 def _quietly_close(smtp: smtplib.SMTP) -> None:

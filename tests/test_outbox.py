@@ -151,3 +151,56 @@ def test_a_mail_claimed_by_another_worker_is_not_sent_twice(app, db, smtp_server
     with app.app_context():
         assert deliver_outbox() == {"sent": 1, "failed": 0}
     assert [m["Message-ID"] for m in smtp_server.messages] == [row.message_id]
+
+
+def test_a_mail_that_cannot_be_built_fails_alone(app, db, smtp_server):
+    """A subject with a line break (a message title taken before forms refused it) cannot
+    become an e-mail header: that error is the mail's, counted and kept, the mails after it
+    go in the same round, and it ends failed after the last attempt."""
+    app.config["SMTP_PORT"] = smtp_server.port
+    app.config["MAIL_RETRY_MAX"] = 2
+    first = _write_mail(app, to="karine@example.fr", subject="Avant")
+    poison = _write_mail(app, to="paul@example.fr", subject="Rappel\r\nBcc: tous@example.fr")
+    last = _write_mail(app, to="julie@example.fr", subject="Après")
+    with app.app_context():
+        assert deliver_outbox() == {"sent": 2, "failed": 1}
+    assert [m["To"] for m in smtp_server.messages] == ["karine@example.fr", "julie@example.fr"]
+    assert [_mail(db, i).status for i in (first, last)] == [MailStatus.SENT, MailStatus.SENT]
+    row = _mail(db, poison)
+    assert (row.status, row.attempts, row.claimed_until) == (MailStatus.PENDING, 1, None)
+    assert row.last_error.startswith("ValueError: ")
+    assert "linefeed or carriage return" in row.last_error
+    assert timedelta(seconds=25) < row.next_attempt_at - utcnow() <= timedelta(seconds=30)
+
+    row.next_attempt_at = utcnow() - timedelta(seconds=1)  # the back-off has elapsed
+    db.add(row)
+    db.commit()
+    with app.app_context():
+        assert deliver_outbox() == {"sent": 0, "failed": 1}
+        assert deliver_outbox() == {"sent": 0, "failed": 0}  # given up: never tried again
+    row = _mail(db, poison)
+    assert (row.status, row.attempts) == (MailStatus.FAILED, 2)
+    assert "linefeed or carriage return" in row.last_error
+    assert len(smtp_server.messages) == 2
+
+
+def test_a_poison_mail_does_not_hold_up_a_real_worker(
+    app, db, smtp_server, database_url, redis_url
+):
+    """The same through a real worker: its round goes on past the bad mail."""
+    poison = _write_mail(app, to="paul@example.fr\nBcc: tous@example.fr")
+    good = _write_mail(app, to="julie@example.fr")
+    env = {
+        "FORPREV_ENV": "test",
+        "FORPREV_DATABASE_URL": database_url,
+        "FORPREV_REDIS_URL": redis_url,
+        "FORPREV_SMTP_HOST": "127.0.0.1",
+        "FORPREV_SMTP_PORT": str(smtp_server.port),
+    }
+    result = run_flask("worker", "--burst", env=env)
+    assert result.returncode == 0, result.stderr
+    assert [m["To"] for m in smtp_server.messages] == ["julie@example.fr"]
+    assert _mail(db, good).status == MailStatus.SENT
+    row = _mail(db, poison)
+    assert (row.status, row.attempts) == (MailStatus.PENDING, 1)
+    assert row.last_error.startswith("ValueError: ")
