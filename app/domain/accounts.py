@@ -87,16 +87,19 @@ LINK_INVALID = (
 # --- password -------------------------------------------------------------------------
 
 
-def send_password_link(db: Session, person: Person, *, template: str = "password_link") -> str:
+def send_password_link(
+    db: Session, person: Person, *, template: str = "password_link", context: dict | None = None
+) -> str:
     """Mail a link to set the password. `template`: password_link (forgotten),
-    account_created (an account made for someone else), account_activation (sign-up)."""
+    account_created (an account made for someone else), account_activation (sign-up);
+    `context`: what else the template says (why the account was created)."""
     raw = issue_link(db, person, Purpose.PASSWORD)
     queue_email(
         db,
         to=person.email,
         subject=_SUBJECTS[template],
         template=template,
-        context={"person": person, "path": f"/mot-de-passe/nouveau/{raw}"},
+        context={"person": person, "path": f"/mot-de-passe/nouveau/{raw}", **(context or {})},
         category="account",
         person_id=person.id,
     )

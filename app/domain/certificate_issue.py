@@ -43,8 +43,9 @@ def valid_until(end: date, model: CertificateModel) -> date:
     return end + relativedelta(months=model.validity_months)
 
 
-def _trainer_account(db: Session, trainee: Trainee) -> Person:
-    """The account of a trainee who becomes a trainer: found, or created (never twice)."""
+def _trainer_account(db: Session, trainee: Trainee, certified: dict) -> Person:
+    """The account of a trainee who becomes a trainer: found, or created (never twice);
+    `certified` tells the new account's mail why it was created."""
     person = db.get(Person, trainee.person_id) if trainee.person_id else None
     if person is None and trainee.email:
         person = db.exec(
@@ -68,7 +69,7 @@ def _trainer_account(db: Session, trainee: Trainee) -> Person:
         )
         db.add(person)
         db.flush()
-        send_password_link(db, person, template="account_created")
+        send_password_link(db, person, template="account_created", context={"certified": certified})
     has_role = db.exec(
         select(RoleGrant.id).where(
             RoleGrant.person_id == person.id, RoleGrant.role == Role.FORMATEUR
@@ -96,11 +97,16 @@ def issue_certificates(db: Session, cert_session: CertSession) -> list[Certifica
             select(Certificate).where(Certificate.trainee_id.in_([t.id for t in passed]))
         ).all()
     }
+    certified = {
+        "certificate": model.name,
+        "session_id": cert_session.id,
+        "organization": db.get(Organization, cert_session.organization_id).name,
+    }
     issued = []
     for trainee in passed:
         certificate = existing.get(trainee.id)
         if certificate is None:
-            holder = _trainer_account(db, trainee) if level.level >= 2 else None
+            holder = _trainer_account(db, trainee, certified) if level.level >= 2 else None
             certificate = Certificate(
                 number=next_certificate_number(db, cert_session.end_date.year),
                 verification_code=new_verification_code(),
