@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from flask import Request, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
+from redis.exceptions import RedisError
 from sqlmodel import Session
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
@@ -31,6 +32,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+# production only: a development or test server on plain http must stay reachable
+HSTS = "max-age=31536000; includeSubDomains"
 
 ERROR_PAGES = {
     400: (
@@ -62,6 +65,10 @@ ERROR_PAGES = {
         "Erreur interne",
         "Une erreur inattendue s'est produite. Elle a été enregistrée ; "
         "réessayez dans un instant ou contactez l'assistance.",
+    ),
+    503: (
+        "Service momentanément indisponible",
+        "Réessayez dans un instant : ce qui est déjà enregistré est conservé.",
     ),
 }
 
@@ -197,10 +204,14 @@ def init_app(app) -> None:
             "development": app.config["ENV"] == "development",
         }
 
+    production = app.config["ENV"] not in ("development", "test") and not app.testing
+
     @app.after_request
     def _headers(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if production:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -225,6 +236,14 @@ def init_app(app) -> None:
         if exc.code in (301, 302, 303, 307, 308):
             return exc
         return _error_page(exc.code or 500, getattr(exc, "forprev_message", None))
+
+    @app.errorhandler(RedisError)
+    def _redis_unreachable(exc):
+        # login sessions and throttles live in Redis: without it they cannot be checked,
+        # and the request is refused rather than let through; the next one retries
+        log.warning("Redis injoignable sur %s : %s", request.path, exc)
+        page, code = _error_page(503)
+        return page, code, {"Retry-After": "30"}
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

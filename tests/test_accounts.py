@@ -10,11 +10,12 @@ from sqlmodel import select
 
 from app import create_app
 from app.clock import frozen, utcnow
+from app.domain.passwords import COMMON_PASSWORD as COMMON
 from app.domain.passwords import password_problem
 from app.models import AccountToken, OutboxEmail, Person, RoleGrant
 from app.models.people import Role
 from tests import factories
-from tests.conftest import csrf_token, run_flask
+from tests.conftest import AuthActions, csrf_token, run_flask
 
 NEW_PASSWORD = "Nouveau-mdp-2026"
 WORDS = ["zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf"]
@@ -71,12 +72,39 @@ def _post(client, path, data, token_path=None):
             "Le mot de passe doit contenir un caractère spécial (par exemple ! ? - _ @).",
         ),
         ("Ab1-" + "x" * 200, "Le mot de passe ne doit pas dépasser 200 caractères."),
-        ("Abcdefg1-", None),
+        ("Abcdefgh1-", None),
         ("Éléphant9€", None),
+        # the most common passwords, however written
+        ("Abcdefg1-", COMMON),
+        ("Password1!", COMMON),
+        ("P@ssw0rd2024", COMMON),
+        ("Azerty123!", COMMON),
+        ("!Qwerty123", COMMON),
+        ("Soleil2026!", COMMON),
+        ("Tr0ub4dor&3", None),
+        ("Soleil-Prairie-26", None),
     ],
 )
 def test_password_rule(password, message):
     assert password_problem(password) == message
+
+
+def test_live_rules_say_when_the_password_is_a_common_one(client):
+    token = csrf_token(client, "/mot-de-passe-oublie")
+
+    def checklist(password):
+        return _text(
+            client.post(
+                "/mot-de-passe/regles?champ=password",
+                data={"password": password},
+                headers={"HX-Request": "true", "X-CSRFToken": token},
+            )
+        )
+
+    assert re.search(
+        r'class="rule-missing"><span[^>]*>Manquant :</span> ' + COMMON[:40], checklist("Azerty123!")
+    )
+    assert "plus courants" not in checklist("Soleil-Prairie-26")
 
 
 def test_live_rules_answer_with_the_checklist(client):
@@ -521,6 +549,24 @@ def test_change_password_bad_input(client, login_as, karine, db, data, field, me
     assert karine.auth_version == 1
 
 
+def test_a_common_password_is_refused_with_its_reason(client, login_as, karine, db):
+    login_as(karine)
+    response = _post(
+        client,
+        "/mon-compte/mot-de-passe",
+        {
+            "pw-current_password": factories.PASSWORD,
+            "pw-password": "Marseille13!",
+            "pw-confirm": "Marseille13!",
+        },
+        token_path="/mon-compte",
+    )
+    assert response.status_code == 422
+    assert _field_error(response, "pw-password") == COMMON
+    db.refresh(karine)
+    assert karine.auth_version == 1
+
+
 def test_change_email_by_confirmed_link(client, login_as, karine, db):
     login_as(karine)
     response = _post(
@@ -628,32 +674,73 @@ def test_notification_choices_and_caisse_change(client, login_as, karine, db):
 # --- throttling ------------------------------------------------------------------------
 
 
-def test_login_failures_are_throttled_per_account_and_lifted_later(client, db, auth):
-    factories.person(db, email="karine@exemple.fr")
-    db.commit()
-    start = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+def _from(app, address: str) -> AuthActions:
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return AuthActions(client)
+
+
+def test_wrong_passwords_lock_out_their_address_not_the_account(app, karine):
+    """Five wrong passwords block that address on that account, for 15 minutes; the
+    owner, from an address that has not been failing, still logs in."""
+    attacker, owner = _from(app, "203.0.113.66"), _from(app, "198.51.100.7")
+    start = utcnow().replace(second=0, microsecond=0) + timedelta(hours=1)
     with frozen(start):
         for _ in range(5):
-            assert auth.login("karine@exemple.fr", "mauvais").status_code == 422
-        blocked = auth.login("karine@exemple.fr", factories.PASSWORD)  # even the right one
+            assert attacker.login("karine@exemple.fr", "mauvais").status_code == 422
+        blocked = attacker.login("karine@exemple.fr", factories.PASSWORD)  # even the right one
         assert blocked.status_code == 429
         assert "Trop de tentatives. Réessayez dans 15 minutes." in _text(blocked)
         assert blocked.headers["Retry-After"] == "900"
         assert 'value="karine@exemple.fr"' in _text(blocked)
         # an unknown identifier is throttled the same way: no hint that an account exists
         for _ in range(5):
-            auth.login("inconnu@exemple.fr", "mauvais")
-        assert auth.login("inconnu@exemple.fr", "mauvais").status_code == 429
+            attacker.login("inconnu@exemple.fr", "mauvais")
+        assert attacker.login("inconnu@exemple.fr", "mauvais").status_code == 429
+
+        assert owner.login("karine@exemple.fr", "faute de frappe").status_code == 422
+        assert owner.login("karine@exemple.fr", factories.PASSWORD).status_code == 302
+        assert "<dd>KPA12345</dd>" in _text(owner.client.get("/mon-compte"))
     with frozen(start + timedelta(minutes=15, seconds=1)):
-        assert auth.login("karine@exemple.fr", factories.PASSWORD).status_code == 302
+        assert attacker.login("karine@exemple.fr", factories.PASSWORD).status_code == 302
 
 
-def test_login_attempts_are_throttled_per_address(client, db, auth):
+def test_the_login_lock_lifts_as_failures_get_older_than_15_minutes(app, karine):
+    """A sliding window: each failure counts for 15 minutes from when it happened (the
+    lock no longer lifts at the next quarter hour)."""
+    someone = _from(app, "203.0.113.9")
+    quarter = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    at = {m: quarter + timedelta(minutes=m) for m in (10, 14, 16, 25, 29)}
+    with frozen(at[10]):
+        for _ in range(3):
+            assert someone.login("karine@exemple.fr", "mauvais").status_code == 422
+    with frozen(at[14]):
+        for _ in range(2):
+            assert someone.login("karine@exemple.fr", "mauvais").status_code == 422
+        blocked = someone.login("karine@exemple.fr", "mauvais")
+        assert blocked.status_code == 429 and blocked.headers["Retry-After"] == "660"
+    with frozen(at[16]):  # past the quarter hour: still the same five failures
+        blocked = someone.login("karine@exemple.fr", factories.PASSWORD)
+        assert blocked.status_code == 429
+        assert "Réessayez dans 9 minutes." in _text(blocked)
+    with frozen(at[25] + timedelta(seconds=1)):  # the three of :10 are over, two remain
+        for _ in range(3):
+            assert someone.login("karine@exemple.fr", "mauvais").status_code == 422
+        blocked = someone.login("karine@exemple.fr", factories.PASSWORD)
+        assert blocked.status_code == 429 and blocked.headers["Retry-After"] == "239"
+    with frozen(at[29] + timedelta(seconds=1)):
+        assert someone.login("karine@exemple.fr", factories.PASSWORD).status_code == 302
+
+
+def test_login_failures_are_throttled_per_address(client, db, auth):
+    factories.person(db, email="karine@exemple.fr")
+    db.commit()
     start = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     with frozen(start):
         for n in range(30):
             assert auth.login(f"p{n}@exemple.fr", "mauvais").status_code == 422
         assert auth.login("p99@exemple.fr", "mauvais").status_code == 429
+        assert auth.login("karine@exemple.fr", factories.PASSWORD).status_code == 429
 
 
 def test_account_forms_are_throttled_per_address(client, db):

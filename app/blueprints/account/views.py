@@ -18,7 +18,12 @@ from flask import (
 from flask_login import current_user, login_required, login_user
 from sqlmodel import select
 
-from app.auth_user import CurrentUser, start_login_session
+from app.auth_user import (
+    CurrentUser,
+    end_login_sessions,
+    keep_only_this_login_session,
+    start_login_session,
+)
 from app.blueprints.account.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -125,6 +130,7 @@ def set_password(token: str):
             error = _field_error(form, exc)
         else:
             db.commit()
+            end_login_sessions(person.id)  # whoever knew the old password is out
             start_login_session(db, person)
             flash("Votre mot de passe est enregistré. Vous êtes connecté.", "info")
             return redirect(url_for("dashboard.index"))
@@ -321,8 +327,7 @@ def change_password():
             _field_error(form, exc)
         else:
             db.commit()
-            # this login session carries on; every other one now fails its version check
-            login_user(CurrentUser(person))
+            keep_only_this_login_session(person)
             flash("Votre mot de passe est modifié. Vos autres sessions ont été fermées.")
             return redirect(url_for("account.index"))
     return _account_page(db, person, 422, password_form=form)

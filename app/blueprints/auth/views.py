@@ -2,10 +2,10 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, logout_user
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
-from app.auth_user import start_login_session
+from app.auth_user import end_login_session, start_login_session
 from app.blueprints.auth.forms import LoginForm, LogoutForm, RoleSwitchForm
 from app.domain import throttle
 from app.domain.access import switch_role
@@ -32,18 +32,16 @@ def login():
     error = None
     status = 422 if request.method == "POST" else 200
     if form.validate_on_submit():
-        account = login_key(form.identifier.data)
+        account, address = login_key(form.identifier.data), request.remote_addr or "-"
         try:
-            # failures count per account, every attempt per address
-            throttle.check(throttle.LOGIN_FAILURES_PER_ACCOUNT, account)
-            throttle.check_and_hit(throttle.LOGIN_ATTEMPTS_PER_ADDRESS, request.remote_addr or "-")
+            throttle.check_login(account, address)
         except throttle.Throttled as exc:
             html = render_template("auth/login.html", form=form, error=exc.message)
             return html, 429, {"Retry-After": str(exc.retry_after)}
         db = get_db()
         person = authenticate(db, form.identifier.data, form.password.data)
         if person is None:
-            throttle.hit(throttle.LOGIN_FAILURES_PER_ACCOUNT, account)
+            throttle.login_failed(account, address)
             error = LOGIN_FAILED
         else:
             db.commit()
@@ -57,8 +55,7 @@ def login():
 def logout():
     if not LogoutForm().validate_on_submit():
         abort(400)
-    logout_user()
-    session.clear()
+    end_login_session()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("auth.login"))
 
