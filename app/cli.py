@@ -1,5 +1,9 @@
 """Operator commands: `flask db upgrade`, `flask seed reference|demo`, `flask worker`,
-`flask scheduler`, `flask mailcatcher`."""
+`flask scheduler`, `flask mailcatcher`.
+
+A command that cannot run (a setting missing, the database or Redis out of reach) says
+why in one French line and exits with status 1, never with a traceback.
+"""
 
 import logging
 from pathlib import Path
@@ -10,6 +14,50 @@ from flask.cli import AppGroup
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class CommandError(click.ClickException):
+    """One French line on stderr, exit status 1 (click's own starts with 'Error:')."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"Erreur : {self.format_message()}", err=True)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _failure(exc: Exception) -> str | None:
+    """What an operator should check when a command met this error; None: a real bug."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import DBAPIError
+
+    config = current_app.config
+    if isinstance(exc, DBAPIError):
+        url = _safe_url(config["DATABASE_URL"])
+        if exc.statement is None:  # raised while connecting
+            return f"la base de données ({url}) ne répond pas, vérifiez FORPREV_DATABASE_URL."
+        if "no such table" in str(exc.orig) or type(exc.orig).__name__ == "UndefinedTable":
+            return f"la base de données ({url}) n'est pas créée, lancez « flask db upgrade »."
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return f"Redis ({config['REDIS_URL']}) ne répond pas, vérifiez FORPREV_REDIS_URL."
+    return None
+
+
+class Command(click.Command):
+    """A command whose database or Redis failures end in one French line."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            message = _failure(exc)
+            if message is None:
+                raise
+            raise CommandError(message) from None
 
 
 def alembic_config(url: str):
@@ -30,7 +78,7 @@ def upgrade_database(url: str, revision: str = "head") -> None:
 db_cli = AppGroup("db", help="Schéma de la base de données (migrations Alembic).")
 
 
-@db_cli.command("upgrade")
+@db_cli.command("upgrade", cls=Command)
 @click.argument("revision", default="head")
 def db_upgrade(revision):
     """Apply the migrations up to REVISION (head by default)."""
@@ -45,7 +93,7 @@ def _session() -> Session:
     return Session(current_app.extensions["forprev_engine"], expire_on_commit=False)
 
 
-@seed_cli.command("reference")
+@seed_cli.command("reference", cls=Command)
 def seed_reference():
     """Load REFERENCE.md §1–§3 (caisses, départements, dispositifs, certificats)."""
     from seeds.reference import load_reference
@@ -56,7 +104,7 @@ def seed_reference():
     click.echo("Référentiel chargé : " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
-@seed_cli.command("demo")
+@seed_cli.command("demo", cls=Command)
 def seed_demo():
     """Load the demo data (once)."""
     from seeds.demo import load_demo
@@ -71,17 +119,23 @@ def seed_demo():
     )
 
 
-@click.command("demo-logins")
+@click.command("demo-logins", cls=Command)
 def demo_logins():
     """Print the demo logins."""
-    from seeds.demo import DEMO_LOGINS, DEMO_PASSWORD
+    from seeds.demo import DEMO_LOGIN_USES, DEMO_LOGINS, DEMO_PASSWORD, DEMO_TRAINER_REFUSALS
 
-    click.echo(f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD})")
+    click.echo(
+        f"Comptes de démonstration (numéro Forprev ou e-mail, mot de passe : {DEMO_PASSWORD})"
+    )
     for role, email, number in DEMO_LOGINS:
-        click.echo(f"  {role:<42} {email:<40} {number}")
+        use = DEMO_LOGIN_USES.get(number)
+        click.echo(f"  {number}  {role}" + (f", pour {use}" if use else "") + f"  <{email}>")
+    click.echo("Numéros refusés par la vérification du formateur (onglet Formateur) :")
+    for number, scheme, level, why in DEMO_TRAINER_REFUSALS:
+        click.echo(f"  {number}  pour une session {scheme} niveau {level} : {why}")
 
 
-@click.command("create-admin")
+@click.command("create-admin", cls=Command)
 @click.option("--email", required=True, help="Adresse e-mail de l'administrateur.")
 @click.option("--first-name", required=True, help="Prénom.")
 @click.option("--last-name", required=True, help="Nom.")
@@ -94,7 +148,7 @@ def create_admin(email, first_name, last_name):
         try:
             person, raw = create(db, email=email, first_name=first_name, last_name=last_name)
         except DomainError as exc:
-            raise click.ClickException(exc.message) from None
+            raise CommandError(exc.message) from None
         db.commit()
     base = current_app.config["BASE_URL"]
     click.echo(
@@ -105,7 +159,7 @@ def create_admin(email, first_name, last_name):
     click.echo(f"  {base}/mot-de-passe/nouveau/{raw}")
 
 
-@click.command("purge")
+@click.command("purge", cls=Command)
 def purge():
     """Delete the sessions, trainees, PDFs and bundles whose 15 days are over."""
     from jobs.purge import purge_expired
@@ -113,7 +167,7 @@ def purge():
     click.echo(f"Sessions purgées : {purge_expired()}")
 
 
-@click.command("worker")
+@click.command("worker", cls=Command)
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 def worker(burst):
     """Run an RQ worker on the Forprev queue."""
@@ -140,11 +194,11 @@ def _wait_for_redis(connection, seconds: float = 20) -> None:
             return
         except RedisConnectionError:
             if time.monotonic() > deadline:
-                raise click.ClickException("Redis ne répond pas (FORPREV_REDIS_URL).") from None
+                raise  # the command says it in one line
             time.sleep(0.2)
 
 
-@click.command("scheduler")
+@click.command("scheduler", cls=Command)
 def scheduler():
     """Run the single scheduler (outbox sweep, daily jobs)."""
     from jobs.scheduler import run_forever
@@ -153,14 +207,14 @@ def scheduler():
     run_forever(current_app._get_current_object(), _session, current_app.config["SCHEDULER_TICK"])
 
 
-@click.command("mailcatcher")
+@click.command("mailcatcher", cls=Command)
 @click.option("--port", default=None, type=int)
 def mailcatcher(port):
     """Development: catch every e-mail on localhost and keep it for /dev/courriels."""
     from app.mailcatcher import serve
 
     if current_app.config["ENV"] != "development":
-        raise click.ClickException("Le collecteur de courriels ne sert qu'en développement.")
+        raise CommandError("Le collecteur de courriels ne sert qu'en développement.")
     serve(
         current_app.config["SMTP_HOST"],
         port or current_app.config["SMTP_PORT"],

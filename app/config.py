@@ -8,8 +8,18 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.cli import CommandError
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("FORPREV_INSTANCE_DIR", ROOT / "instance"))
+
+
+class SettingError(RuntimeError, CommandError):
+    """A setting missing or unreadable. `flask --app app …` builds the app inside click's
+    command loader: as a CommandError it ends the command in one French line."""
+
+    def __init__(self, message: str):
+        CommandError.__init__(self, message)
 
 
 @dataclass(frozen=True)
@@ -172,10 +182,15 @@ def load_settings(overrides: dict | None = None) -> dict:
         elif s.kind is bool or s.kind is _bool:
             config[s.key] = _bool(raw)
         else:
-            config[s.key] = s.kind(raw)
+            try:
+                config[s.key] = s.kind(raw)
+            except ValueError:
+                raise SettingError(
+                    f"{s.env} doit être un nombre entier (lu : « {raw} »)."
+                ) from None
     config.update(overrides or {})
     if not config["SECRET_KEY"]:
         if config["ENV"] != "development" and not config.get("TESTING"):
-            raise RuntimeError("FORPREV_SECRET_KEY doit être défini hors du mode development.")
+            raise SettingError("FORPREV_SECRET_KEY doit être défini hors du mode development.")
         config["SECRET_KEY"] = secrets.token_hex(32)
     return config
