@@ -590,3 +590,32 @@ DEMO_LOGINS = [
     ("Administrateur (INRS)", ADMIN_EMAIL, "INR00001"),
     ("Demandeur", "julie.demange@demo.forprev.fr", "JDE11223"),
 ]
+
+# Marc HOFFMANN holds the SST level-3 certificate ("formateur de formateurs"): the trainer
+# check accepts him for an SST level-2 session (MAROSE FORMATION is accredited for one).
+DEMO_LOGINS.append(
+    ("Formateur de formateurs (SST niveau 3)", "marc.hoffmann@demo.forprev.fr", "MAR55504")
+)
+
+# what each demo login is for, by Forprev number: "<role>, pour <this>" (printed by bin/run)
+DEMO_LOGIN_USES = {
+    "ROM37899": "déclarer les sessions des deux entités et générer les certificats, ou saisir "
+    "en formateur les résultats de la session SST de FORMATION GUY (« Changer » de rôle en haut)",
+    "KPA12345": "voir une autre entité : ses sessions, ses habilitations, ses demandes",
+    "SDE24680": "déclarer les sessions SST niveau 1 que MAROSE FORMATION lui a déléguées",
+    "STE55501": "saisir les résultats de la session SST qui l'attend et la renvoyer à l'entité",
+    "CAM00001": "instruire les demandes d'habilitation de MAROSE FORMATION, envoyer des messages",
+    "CRF00001": "instruire les demandes d'habilitation de FORMATION GUY, envoyer des messages",
+    "INR00001": "gérer le catalogue des dispositifs, envoyer des messages ciblés",
+    "JDE11223": "suivre sa demande de création d'entité (ATELIER PRÉVENTION 68)",
+    "MAR55504": "animer une session SST niveau 2 de MAROSE FORMATION (son numéro passe la "
+    "vérification du formateur)",
+}
+
+# Forprev numbers to type in the Formateur tab of a session to see the trainer check refuse:
+# (number, dispositif, level of the session, why)
+DEMO_TRAINER_REFUSALS = [
+    ("PAU55502", "SST", 1, "son certificat SST niveau 2 a expiré"),
+    ("LEA55503", "SST", 1, "elle détient un certificat Prap IBC, pas SST"),
+    ("MAR55504", "SST", 1, "il détient le niveau 3, pas le niveau 2 requis"),
+]
