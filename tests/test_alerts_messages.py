@@ -22,7 +22,7 @@ from jobs import scheduler
 from jobs.mail import deliver_outbox
 from jobs.messages import mail_targeted_message
 from tests import factories
-from tests.conftest import csrf_token, free_port, run_flask
+from tests.conftest import AuthActions, csrf_token, free_port, run_flask
 
 
 def _mails(db, to=None, category=None):
@@ -334,16 +334,41 @@ def test_nothing_is_lost_when_redis_and_smtp_are_away(app, db, database_url, tmp
             )
             other.commit()
 
+    person = factories.person(db, email="g@exemple.fr")
+    factories.grant(db, person, Role.FORMATEUR)
+    db.commit()
+    browser = AuthActions(app.test_client())
     try:
         write("Avant la panne")  # queued in Redis; SMTP is down
+        assert browser.login("g@exemple.fr").status_code == 302
+        assert browser.client.get("/").status_code == 200
         redis_server.terminate()
         redis_server.wait()
         write("Pendant la panne")  # Redis away: the row is written, the enqueue is skipped
         with app.app_context():
             assert deliver_outbox() == {"sent": 0, "failed": 2}
+        # the web: a French 503 where Redis is needed (login sessions, login throttle)
+        for answer in (
+            browser.client.get("/"),
+            browser.client.get("/compteurs", headers={"HX-Request": "true"}),
+            AuthActions(app.test_client()).login("g@exemple.fr"),
+        ):
+            _assert_unavailable(answer)
+        assert app.test_client().get("/connexion").status_code == 200
+        assert app.test_client().get("/aide/").status_code == 200
 
         redis_server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL)  # back, empty
         assert _wait(lambda: _ping(client))
+        # the app recovers by itself; the login sessions were in the lost data
+        assert browser.client.get("/").location.startswith("/connexion")
+        assert browser.login("g@exemple.fr").status_code == 302
+        assert browser.client.get("/").status_code == 200
+        redis_server.terminate()  # a quick restart while nobody asks anything
+        redis_server.wait()
+        redis_server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL)
+        assert _wait(lambda: _ping(client))
+        assert browser.client.get("/").location.startswith("/connexion")  # not a 503
+        assert browser.login("g@exemple.fr").status_code == 302
         smtp.start()
         started["smtp"] = True
         later = utcnow() + timedelta(minutes=2)  # past the back-off
@@ -376,6 +401,15 @@ def test_nothing_is_lost_when_redis_and_smtp_are_away(app, db, database_url, tmp
             smtp.stop()
         redis_server.terminate()
         redis_server.wait()
+
+
+def _assert_unavailable(answer) -> None:
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 503, (answer.status_code, text[-2000:])
+    assert "Service momentanément indisponible" in text
+    assert "Réessayez dans un instant" in text
+    assert "Traceback" not in text and "Redis" not in text
+    assert answer.headers["Retry-After"] == "30"
 
 
 def _ping(client) -> bool:
