@@ -15,6 +15,7 @@ from app.forms import ONE_LINE, Form
 from app.models import TargetedMessage
 from app.models.people import Role
 from tests import factories
+from tests.conftest import csrf_token
 
 BREAKS = ["\r\n", "\n", "\r"]
 NOT_ONE_LINE = {"checkbox", "radio", "submit", "file", "button", "image", "reset"}
@@ -107,8 +108,6 @@ def test_a_message_title_with_a_line_break_is_refused_next_to_it(app, db, login_
     factories.grant(db, admin, Role.ADMINISTRATEUR)
     db.commit()
     client = login_as(admin)
-    from tests.conftest import csrf_token
-
     response = client.post(
         "/messages/nouveau",
         data={
