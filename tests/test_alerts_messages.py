@@ -101,7 +101,58 @@ def test_trainer_certificate_and_session_window_alerts(app, db):
     assert "n'est plus valable après le" in alerts["certificate_expiry"].message
     assert alerts["session_window"].person_id == creator.id
     assert alerts["session_window"].key == f"session-{late.id}"
-    assert "ne pourra plus l'être après le" in alerts["session_window"].message
+    assert alerts["session_window"].message.startswith(
+        f"La session n° {late.id} attend que vous génériez les certificats"
+    )
+
+
+def test_the_session_window_alert_is_worded_per_state(app, db):
+    """Only a draft has a deadline (it can no longer be sent to the trainer); a session
+    past that step may be closed at any time (webinar Q17)."""
+    from app.models import CertSession
+    from app.models.cert_sessions import SessionState
+
+    org = factories.organization(db)
+    creator = factories.person(db, email="g@exemple.fr")
+    end = today() - relativedelta(months=1) + timedelta(days=5)
+    closes = end + relativedelta(months=1)
+    sessions = {
+        name: CertSession(
+            organization_id=org.id,
+            created_by_id=creator.id,
+            state=state,
+            end_date=end,
+            return_comment=comment,
+        )
+        for name, state, comment in [
+            ("draft", SessionState.DRAFT, None),
+            ("trainer", SessionState.TRAINER, None),
+            ("entity", SessionState.ENTITY, None),
+            ("returned", SessionState.ENTITY, "Date fausse"),
+            ("closed", SessionState.CLOSED, None),
+        ]
+    }
+    db.add_all(sessions.values())
+    db.commit()
+    with app.app_context():
+        assert raise_alerts(db)["sessions"] == 4
+        db.commit()
+    messages = {a.link: a.message for a in db.exec(select(Alert)).all()}
+    by_name = {name: messages.get(f"/sessions/{cs.id}") for name, cs in sessions.items()}
+    n = {name: cs.id for name, cs in sessions.items()}
+    assert by_name == {
+        "draft": f"La session n° {n['draft']} n'est pas encore envoyée au formateur : elle ne "
+        f"pourra plus l'être après le {closes:%d/%m/%Y}.",
+        "trainer": f"La session n° {n['trainer']} attend les résultats du formateur. Il n'y a "
+        "pas de délai pour la clôturer, mais une correction de sa saisie (après un retour "
+        f"commenté) devra être renvoyée au formateur au plus tard le {closes:%d/%m/%Y}.",
+        "entity": f"La session n° {n['entity']} attend que vous génériez les certificats : il "
+        "n'y a pas de délai pour la clôturer, mais une modification de sa saisie devra être "
+        f"renvoyée au formateur au plus tard le {closes:%d/%m/%Y}.",
+        "returned": f"La session n° {n['returned']} a été retournée par le formateur : corrigez "
+        f"sa saisie et renvoyez-la-lui au plus tard le {closes:%d/%m/%Y}.",
+        "closed": None,
+    }
 
 
 # --- notifications: opt-out --------------------------------------------------------------

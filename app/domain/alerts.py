@@ -99,6 +99,34 @@ def trainer_certificate_alerts(db: Session, day: date) -> int:
     return raised
 
 
+def session_window_message(cert_session: CertSession, closes: date) -> str:
+    """What is at stake when the declaration window of a session not yet closed ends:
+    only a draft has a deadline (it can no longer be sent to the trainer); closing has
+    none (webinar Q17), but a session put back in draft after it cannot be sent again."""
+    number = f"La session n° {cert_session.id}"
+    if cert_session.state == SessionState.DRAFT:
+        return (
+            f"{number} n'est pas encore envoyée au formateur : elle ne pourra plus l'être "
+            f"après le {closes:%d/%m/%Y}."
+        )
+    if cert_session.state == SessionState.TRAINER:
+        return (
+            f"{number} attend les résultats du formateur. Il n'y a pas de délai pour la "
+            "clôturer, mais une correction de sa saisie (après un retour commenté) devra "
+            f"être renvoyée au formateur au plus tard le {closes:%d/%m/%Y}."
+        )
+    if cert_session.return_comment:
+        return (
+            f"{number} a été retournée par le formateur : corrigez sa saisie et renvoyez-la-lui "
+            f"au plus tard le {closes:%d/%m/%Y}."
+        )
+    return (
+        f"{number} attend que vous génériez les certificats : il n'y a pas de délai pour "
+        "la clôturer, mais une modification de sa saisie devra être renvoyée au formateur "
+        f"au plus tard le {closes:%d/%m/%Y}."
+    )
+
+
 def session_window_alerts(db: Session, day: date) -> int:
     """A session still not closed a week before its declaration window ends."""
     after = current_app.config["DECLARATION_MONTHS_AFTER"]
@@ -116,16 +144,12 @@ def session_window_alerts(db: Session, day: date) -> int:
     raised = 0
     for cert_session, person in rows:
         closes = cert_session.end_date + relativedelta(months=after)
-        message = (
-            f"La session n° {cert_session.id} n'est pas clôturée : elle ne pourra plus l'être "
-            f"après le {closes:%d/%m/%Y}."
-        )
         raised += _raise(
             db,
             person,
             f"session-{cert_session.id}",
             "session_window",
-            message,
+            session_window_message(cert_session, closes),
             f"/sessions/{cert_session.id}",
         )
     return raised
