@@ -26,7 +26,6 @@ from app.models import (
     Notification,
     OutboxEmail,
     Platform,
-    SchemeLevel,
     Trainee,
 )
 from app.models.cert_sessions import SessionState
@@ -99,17 +98,46 @@ def _text(response) -> str:
 
 
 def test_choices_follow_valid_accreditations_and_delegations(app, db, world):
+    """Offered: the accreditations valid on some end date a session declared today may
+    have (one month back, three ahead) — one that ended yesterday still covers the
+    sessions that ended while it was valid."""
     factories.accreditation(
         db, world.org, scheme_code="ALM", level=1, end=today() - timedelta(days=1)
     )
-    suspended = factories.accreditation(db, world.org, scheme_code="APS-ASD", level=1)
-    factories.suspension(db, suspended, today() - timedelta(days=2), today() + timedelta(days=5))
+    factories.accreditation(
+        db, world.org, scheme_code="ECHAF", level=1, end=today() - relativedelta(months=2)
+    )
+    factories.accreditation(
+        db, world.org, scheme_code="APS-ASD", level=1, start=today() + relativedelta(months=4)
+    )
+    suspended = factories.accreditation(db, world.org, scheme_code="AMIANTE-SS4", level=2)
+    factories.suspension(
+        db, suspended, today() - relativedelta(months=2), today() + relativedelta(months=4)
+    )
+    partly = factories.accreditation(db, world.org, scheme_code="PRAP-2S", level=1)
+    factories.suspension(db, partly, today() - timedelta(days=2), today() + timedelta(days=5))
     db.commit()
     with app.app_context():
-        manager = [c.label for c in declarable_accreditations(db, role_of(db, world.manager))]
+        manager = declarable_accreditations(db, role_of(db, world.manager))
         deleg = [c.label for c in declarable_accreditations(db, role_of(db, world.deleg))]
-    assert manager == ["CATEC / 1", "PRAP-IBC / 1", "SST / 1", "SST / 2"]
+    assert [c.label for c in manager] == [
+        "ALM / 1",
+        "CATEC / 1",
+        "PRAP-2S / 1",
+        "PRAP-IBC / 1",
+        "SST / 1",
+        "SST / 2",
+    ]
+    assert manager[0].ends_on == today() - timedelta(days=1)  # said in the list
     assert deleg == ["SST / 1"]
+    ended = world.sst1.end_date = today() - timedelta(days=1)
+    db.add(world.sst1)
+    db.commit()
+    page = _text(_login(app.test_client(), world.deleg).get("/sessions/nouvelle"))
+    assert (
+        f"SST / 1 — Sauvetage secourisme du travail (habilitation valide jusqu'au "
+        f"{ended:%d/%m/%Y})" in page
+    )
 
 
 def _errors(app, db, role, **values):
@@ -145,23 +173,33 @@ def test_accreditation_must_be_valid_on_the_end_date(app, db, world):
     db.add(
         Platform(accreditation_id=short.id, name="P", address="a", postal_code="67000", city="S")
     )
+    late_start = factories.accreditation(
+        db, world.org, scheme_code="ALM", level=1, start=today() + timedelta(days=10)
+    )
     db.commit()
     role = role_of(db, world.manager)
     on_last_day = _errors(app, db, role, accreditation_id=short.id, end_date=short.end_date)
     assert "end_date" not in on_last_day
-    after = _errors(
-        app, db, role, accreditation_id=short.id, end_date=short.end_date + timedelta(days=1)
-    )
+    day_after = short.end_date + timedelta(days=1)
+    after = _errors(app, db, role, accreditation_id=short.id, end_date=day_after)
     assert after["end_date"] == (
-        f"L'habilitation n'est plus valide à cette date : elle prend fin le {short.end_date:%d/%m/%Y}."
+        f"L'habilitation prend fin le {short.end_date:%d/%m/%Y} : elle n'est plus valide le "
+        f"{day_after:%d/%m/%Y}, date de fin de la session."
     )
-    factories.suspension(db, world.sst1, today() + timedelta(days=20), today() + timedelta(days=30))
+    before = _errors(app, db, role, accreditation_id=late_start.id, end_date=today())
+    assert before["end_date"] == (
+        f"L'habilitation n'est valide qu'à partir du {late_start.start_date:%d/%m/%Y} : la "
+        "session ne peut pas se terminer avant."
+    )
+    start, end = today() + timedelta(days=20), today() + timedelta(days=30)
+    factories.suspension(db, world.sst1, start, end)
     db.commit()
     suspended = _errors(
         app, db, role, accreditation_id=world.sst1.id, end_date=today() + timedelta(days=20)
     )
     assert suspended["end_date"] == (
-        "L'habilitation est suspendue à cette date : aucun certificat ne peut être délivré."
+        f"L'habilitation est suspendue du {start:%d/%m/%Y} au {end:%d/%m/%Y} : aucun "
+        "certificat ne peut être délivré pour une session qui se termine pendant la suspension."
     )
 
 
@@ -414,36 +452,39 @@ def _version(db, cert_session_id) -> int:
     return db.get(CertSession, cert_session_id).version
 
 
-def _post(client, path, data):
-    return client.post(path, data={**data, "csrf_token": csrf_token(client, "/")})
+def _post(client, path, data, headers=None):
+    return client.post(
+        path, data={**data, "csrf_token": csrf_token(client, "/")}, headers=headers or {}
+    )
 
 
-def _declare(client, db, world, end=None, trainees=4):
-    response = _post(client, "/sessions/nouvelle", {})
-    assert response.status_code == 302
-    cs_id = int(re.search(r"/sessions/(\d+)/session", response.location).group(1))
-    model = db.exec(select(SchemeLevel).where(SchemeLevel.id == world.sst1.scheme_level_id)).one()
+def _create(client, **fields) -> int:
+    """The first save of "Nouvelle session": the session is numbered then."""
+    response = _post(client, "/sessions/nouvelle", fields)
+    assert response.status_code == 302, _text(response)
+    return int(re.search(r"/sessions/(\d+)/", response.location).group(1))
+
+
+def _declare(client, db, world, end=None, trainees=4, accreditation=None):
+    accreditation = accreditation or world.sst1
     from app.models import CertificateModel
 
     model = db.exec(
-        select(CertificateModel).where(CertificateModel.scheme_level_id == model.id)
+        select(CertificateModel).where(
+            CertificateModel.scheme_level_id == accreditation.scheme_level_id
+        )
     ).first()
     end = end or today()
-    response = _post(
+    cs_id = _create(
         client,
-        f"/sessions/{cs_id}/session",
-        {
-            "version": _version(db, cs_id),
-            "accreditation_id": world.sst1.id,
-            "certificate_model_id": model.id,
-            "location": "Salle A",
-            "postal_code": "67000",
-            "city": "Strasbourg",
-            "is_refresher": "initial",
-            "end_date": end.strftime("%d/%m/%Y"),
-        },
+        accreditation_id=accreditation.id,
+        certificate_model_id=model.id,
+        location="Salle A",
+        postal_code="67000",
+        city="Strasbourg",
+        is_refresher="initial",
+        end_date=end.strftime("%d/%m/%Y"),
     )
-    assert response.status_code == 302, _text(response)
     response = _post(
         client,
         f"/sessions/{cs_id}/formateur",
@@ -538,14 +579,13 @@ def test_the_three_steps_through_the_screens(app, db, world, redis_url):
     ]
 
 
-def test_generation_waits_for_the_end_date(app, db, world):
-    manager = _login(app.test_client(), world.manager)
-    end = today() + timedelta(days=5)
-    cs_id = _declare(manager, db, world, end=end)
-    _post(manager, f"/sessions/{cs_id}/envoyer", {"version": _version(db, cs_id)})
+def _to_the_entity(app, db, world, manager, cs_id):
+    """Sent to the trainer, who sends every trainee's Réussite back."""
+    response = _post(manager, f"/sessions/{cs_id}/envoyer", {"version": _version(db, cs_id)})
+    assert response.status_code == 302, _text(response)
     trainer = _login(app.test_client(), world.trainer)
     trainees = db.exec(select(Trainee).where(Trainee.cert_session_id == cs_id)).all()
-    _post(
+    response = _post(
         trainer,
         f"/sessions/{cs_id}/resultats",
         {
@@ -554,11 +594,30 @@ def test_generation_waits_for_the_end_date(app, db, world):
             **{f"resultat-{t.id}": "reussite" for t in trainees},
         },
     )
+    assert response.status_code == 302, _text(response)
+    db.expire_all()
+    assert db.get(CertSession, cs_id).state == SessionState.ENTITY
+
+
+def test_generation_shows_the_date_it_opens_on(app, db, world):
+    """Before the end date the trainer may send the results, but « Générer » could only
+    fail: the entity sees the date it opens on instead of the button."""
+    manager = _login(app.test_client(), world.manager)
+    end = today() + timedelta(days=5)
+    cs_id = _declare(manager, db, world, end=end)
+    _to_the_entity(app, db, world, manager, cs_id)
+    page = _text(manager.get(f"/sessions/{cs_id}/stagiaires"))
+    assert (
+        f"<strong>Les certificats pourront être générés à partir du {end:%d/%m/%Y}</strong>, "
+        "date de fin de la session." in page
+    )
+    assert "Générer les certificats" not in page and f"/sessions/{cs_id}/generer" not in page
+    assert "Modifier la saisie de la session" in page
     response = _post(manager, f"/sessions/{cs_id}/generer", {"version": _version(db, cs_id)})
     assert response.status_code == 422
     assert (
-        f"Les certificats se génèrent à partir de la date de fin de session ({end:%d/%m/%Y})."
-        in _text(response)
+        f"Les certificats pourront être générés à partir du {end:%d/%m/%Y}, date de fin de la "
+        "session." in _text(response)
     )
     # "Modifier la saisie" sends it back through the trainer
     assert (
@@ -566,18 +625,200 @@ def test_generation_waits_for_the_end_date(app, db, world):
         == 302
     )
     assert db.get(CertSession, cs_id).state == SessionState.DRAFT
+    # on the end date, the button is there
+    ended = _declare(manager, db, world, end=today())
+    _to_the_entity(app, db, world, manager, ended)
+    page = _text(manager.get(f"/sessions/{ended}/stagiaires"))
+    assert "Générer les certificats</button>" in page and "pourront être générés" not in page
+
+
+def test_a_session_is_judged_at_its_end_date_not_today(app, db, world, redis_url):
+    """An accreditation that ended yesterday: a session that ended while it was valid is
+    declared, sent and closed; one ending after it, or in a suspension, is refused with
+    the dates."""
+    world.sst1.end_date = today() - timedelta(days=1)
+    db.add(world.sst1)
+    db.commit()
+    manager = _login(app.test_client(), world.manager)
+    cs_id = _declare(manager, db, world, end=today() - timedelta(days=10))
+    _to_the_entity(app, db, world, manager, cs_id)
+    response = _post(manager, f"/sessions/{cs_id}/generer", {"version": _version(db, cs_id)})
+    assert response.status_code == 302, _text(response)
+    db.expire_all()
+    assert db.get(CertSession, cs_id).state == SessionState.CLOSED
+
+    response = _post(
+        manager,
+        "/sessions/nouvelle",
+        {
+            "accreditation_id": world.sst1.id,
+            "end_date": today().strftime("%d/%m/%Y"),
+        },
+    )
+    assert response.status_code == 422
+    assert (
+        f"L'habilitation prend fin le {world.sst1.end_date:%d/%m/%Y} : elle n'est plus valide "
+        f"le {today():%d/%m/%Y}, date de fin de la session." in _text(response)
+    )
+    # a suspension recorded after the results came back: no certificate
+    other = _declare(manager, db, world, end=today() - timedelta(days=5))
+    _to_the_entity(app, db, world, manager, other)
+    start, end = today() - timedelta(days=6), today() - timedelta(days=4)
+    factories.suspension(db, world.sst1, start, end)
+    db.commit()
+    response = _post(manager, f"/sessions/{other}/generer", {"version": _version(db, other)})
+    assert response.status_code == 422
+    assert (
+        f"L'habilitation est suspendue du {start:%d/%m/%Y} au {end:%d/%m/%Y} : aucun "
+        "certificat ne peut être délivré" in _text(response)
+    )
+    assert db.get(CertSession, other).state == SessionState.ENTITY
 
 
 def test_sending_an_incomplete_session_lists_what_is_missing(app, db, world):
     manager = _login(app.test_client(), world.manager)
-    response = _post(manager, "/sessions/nouvelle", {})
-    cs_id = int(re.search(r"/sessions/(\d+)/", response.location).group(1))
+    cs_id = _create(manager, accreditation_id=world.sst1.id)
     response = _post(manager, f"/sessions/{cs_id}/envoyer", {"version": _version(db, cs_id)})
     assert response.status_code == 422
     text = _text(response)
-    assert "Session : Choisissez le dispositif et le niveau." in text
+    assert "Session : Le certificat doit être renseigné." in text
     assert "Formateur : indiquez le formateur et lancez la vérification." in text
     assert db.get(CertSession, cs_id).state == SessionState.DRAFT
+
+
+def _count_sessions(db) -> int:
+    db.expire_all()
+    return len(db.exec(select(CertSession.id)).all())
+
+
+def test_a_new_session_is_numbered_on_its_first_save(app, db, world):
+    """« Nouvelle session » opens the Session tab of an unsaved session: its live checks
+    work, an abandoned click leaves nothing, the first save numbers it."""
+    manager = _login(app.test_client(), world.manager)
+    listing = _text(manager.get("/sessions/"))
+    assert '<a class="button" href="/sessions/nouvelle">+ Nouvelle session</a>' in listing
+    page = _text(manager.get("/sessions/nouvelle"))
+    assert "<h1>Nouvelle session de certification" in page
+    assert '<form id="form-session" method="post" action="/sessions/nouvelle"' in page
+    assert 'data-hx-post="/sessions/nouvelle/verifier"' in page
+    assert 'data-hx-post="/sessions/nouvelle?aller=formateur"' in page
+    assert "la session reçoit son numéro à son premier enregistrement" in page
+    assert 'name="version"' not in page  # nothing saved, no version to name
+    checked = _post(manager, "/sessions/nouvelle/verifier", {"postal_code": "6700"})
+    assert checked.status_code == 422
+    assert "Le code postal doit comporter 5 chiffres." in _text(checked)
+    empty = _post(manager, "/sessions/nouvelle", {"city": "Strasbourg"})
+    assert empty.status_code == 422
+    assert "Choisissez le dispositif et le niveau." in _text(empty)
+    assert 'value="Strasbourg"' in _text(empty)
+    assert _count_sessions(db) == 0, "nothing is created before a save that passes"
+
+    response = _post(
+        manager,
+        "/sessions/nouvelle?aller=formateur",
+        {"accreditation_id": world.sst1.id, "city": "Strasbourg"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 204
+    cs = db.exec(select(CertSession)).one()
+    assert response.headers["HX-Redirect"] == f"/sessions/{cs.id}/formateur"
+    assert (cs.accreditation_id, cs.city, cs.state) == (
+        world.sst1.id,
+        "Strasbourg",
+        SessionState.DRAFT,
+    )
+    page = _text(manager.get(f"/sessions/{cs.id}/formateur"))
+    assert f"Session n° {cs.id} créée : onglet Session enregistré." in page
+    assert f"n° {cs.id}" in _text(manager.get("/sessions/"))
+    actions = db.exec(select(AuditEvent.action).where(AuditEvent.object_id == cs.id)).all()
+    assert actions == ["cert_session.created"]
+
+
+def test_the_checklist_describes_what_is_saved(app, db, world):
+    """After a refused save, the Actions checklist says which values on screen are not
+    saved instead of asking for them, and keeps to the saved state for the others."""
+    manager = _login(app.test_client(), world.manager)
+    cs_id = _create(manager, accreditation_id=world.sst1.id)
+    refused = _post(
+        manager,
+        f"/sessions/{cs_id}/session",
+        {
+            "version": _version(db, cs_id),
+            "accreditation_id": world.sst1.id,
+            "postal_code": "6700",
+            "city": "Strasbourg",
+        },
+    )
+    assert refused.status_code == 422
+    text = _text(refused)
+    assert "Le code postal doit comporter 5 chiffres." in text
+    assert "D'après ce qui est enregistré, avant d'envoyer la session au formateur :" in text
+    assert (
+        "Session (non enregistré) : les valeurs affichées pour le code postal et la ville ne "
+        "sont pas enregistrées. Corrigez les champs signalés, puis enregistrez l'onglet "
+        "Session." in text
+    )
+    assert "Le code postal doit être renseigné." not in text
+    assert "La ville doit être renseignée." not in text
+    # what the form shows empty is still asked for
+    assert "Session : Le certificat doit être renseigné." in text
+    # a live check of the dispositif redraws the whole tab: same words, nothing refused
+    checked = _post(
+        manager,
+        f"/sessions/{cs_id}/session/verifier",
+        {"version": _version(db, cs_id), "accreditation_id": world.sst2.id},
+    )
+    assert checked.status_code == 200
+    assert (
+        "Session (non enregistré) : les valeurs affichées pour le dispositif et le niveau ne "
+        "sont pas enregistrées. Enregistrez l'onglet Session." in _text(checked)
+    )
+    # once saved, the checklist has nothing to say about the Session tab's values
+    saved = _text(manager.get(f"/sessions/{cs_id}/session"))
+    assert "non enregistré" not in saved and "Le code postal doit être renseigné." in saved
+
+
+def test_a_trainer_check_failure_is_said_once(app, db, world):
+    manager = _login(app.test_client(), world.manager)
+    cs_id = _create(manager, accreditation_id=world.sst1.id, end_date=today().strftime("%d/%m/%Y"))
+    response = _post(
+        manager,
+        f"/sessions/{cs_id}/formateur",
+        {"version": _version(db, cs_id), "forprev_number": "NOT00001"},
+    )
+    assert response.status_code == 422
+    text = _text(response)
+    assert text.count("Cette personne n'a pas le rôle formateur dans Forprev.") == 1
+    assert "Le formateur ne convient pas pour cette session" in text
+    # the saved trainer failing the same way is not repeated in the checklist either
+    cs = db.get(CertSession, cs_id)
+    cs.trainer_id = world.not_trainer.id
+    db.add(cs)
+    db.commit()
+    response = _post(
+        manager,
+        f"/sessions/{cs_id}/formateur",
+        {"version": _version(db, cs_id), "forprev_number": "NOT00001"},
+    )
+    text = _text(response)
+    assert text.count("Cette personne n'a pas le rôle formateur dans Forprev.") == 1
+    assert "le formateur enregistré ne convient pas, pour la même raison" in text
+
+
+def test_type_of_course_and_list_cells_on_one_line(app, db, world):
+    manager = _login(app.test_client(), world.manager)
+    cs_id = _declare(manager, db, world)
+    form = _text(manager.get(f"/sessions/{cs_id}/session"))
+    assert "<legend>Type de stage</legend>" in form and "Identification" not in form
+    _post(manager, f"/sessions/{cs_id}/envoyer", {"version": _version(db, cs_id)})
+    shown = _text(manager.get(f"/sessions/{cs_id}/session"))
+    assert "<dt>Type de stage</dt><dd>Stage initial</dd>" in shown
+    listing = _text(manager.get("/sessions/"))
+    assert '<table class="session-list">' in listing
+    assert f'<td class="nowrap"><a href="/sessions/{cs_id}">n° {cs_id}</a></td>' in listing
+    assert f'<td class="nowrap">{today():%d/%m/%Y}</td>' in listing
+    css = manager.get("/static/css/forprev.css").get_data(as_text=True)
+    assert ".session-list .nowrap { white-space: nowrap; }" in css
 
 
 def test_a_refused_trainer_is_not_kept(app, db, world):
@@ -620,8 +861,7 @@ def test_visibility_by_role_even_by_url(app, db, world):
 def test_second_save_gets_a_conflict_and_nothing_is_overwritten(app, db, world):
     first = _login(app.test_client(), world.manager)
     second = _login(app.test_client(), world.deleg)
-    response = _post(first, "/sessions/nouvelle", {})
-    cs_id = int(re.search(r"/sessions/(\d+)/", response.location).group(1))
+    cs_id = _create(first, accreditation_id=world.sst1.id)
     cs = db.get(CertSession, cs_id)
     cs.created_by_id = world.deleg.id  # both may edit it
     db.add(cs)
@@ -629,11 +869,17 @@ def test_second_save_gets_a_conflict_and_nothing_is_overwritten(app, db, world):
     read = _version(db, cs_id)
     assert (
         _post(
-            first, f"/sessions/{cs_id}/session", {"version": read, "city": "Strasbourg"}
+            first,
+            f"/sessions/{cs_id}/session",
+            {"version": read, "accreditation_id": world.sst1.id, "city": "Strasbourg"},
         ).status_code
         == 302
     )
-    response = _post(second, f"/sessions/{cs_id}/session", {"version": read, "city": "Colmar"})
+    response = _post(
+        second,
+        f"/sessions/{cs_id}/session",
+        {"version": read, "accreditation_id": world.sst1.id, "city": "Colmar"},
+    )
     assert response.status_code == 409
     assert "Quelqu'un a modifié cette session pendant que vous la consultiez" in _text(response)
     db.expire_all()
@@ -722,7 +968,7 @@ def test_list_filters_sorts_and_paginates(app, db, world):
     sst = _text(manager.get("/sessions/?dispositif=SST"))
     assert "(15 au total)" not in sst and sst.count("SST / 1") == 15
     by_end = _text(manager.get("/sessions/?tri=fin&ordre=asc"))
-    dates = re.findall(r"<td>(\d\d/\d\d/\d{4})</td>\s*<td>", by_end)
+    dates = re.findall(r'<td class="nowrap">(\d\d/\d\d/\d{4})</td>\s*<td>', by_end)
     assert dates[0] == (today() - timedelta(days=29)).strftime("%d/%m/%Y")
 
 
@@ -775,13 +1021,7 @@ def test_level_two_trainee_prefilled_from_a_forprev_number(app, db, world):
     )
     db.commit()
     manager = _login(app.test_client(), world.manager)
-    response = _post(manager, "/sessions/nouvelle", {})
-    cs_id = int(re.search(r"/sessions/(\d+)/", response.location).group(1))
-    _post(
-        manager,
-        f"/sessions/{cs_id}/session",
-        {"version": _version(db, cs_id), "accreditation_id": world.sst2.id},
-    )
+    cs_id = _create(manager, accreditation_id=world.sst2.id)
     page = _text(
         _post(
             manager,

@@ -69,7 +69,9 @@ EXPECTED: dict[str, set[str]] = {
     "messages.create": AUTHORS,
     "messages.preview": AUTHORS,
     "cert_sessions.index": MANAGERS | TRAINERS,
+    "cert_sessions.new": MANAGERS,
     "cert_sessions.create": MANAGERS,
+    "cert_sessions.check_new_session_field": MANAGERS,
     # a session of entity A, declared by its gestionnaire
     "cert_sessions.show": OWNER,
     "cert_sessions.tab": OWNER,

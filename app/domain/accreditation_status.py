@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
@@ -34,10 +34,21 @@ def suspensions_by_accreditation(db: Session, ids: list[int]) -> dict[int, list[
     return found
 
 
-def is_valid_on(accreditation: Accreditation, suspensions: list[Suspension], day: date) -> bool:
-    if not (accreditation.start_date <= day <= accreditation.end_date):
-        return False
-    return not any(s.start_date <= day <= s.end_date for s in suspensions)
+def suspension_on(suspensions: list[Suspension], day: date) -> Suspension | None:
+    return next((s for s in suspensions if s.start_date <= day <= s.end_date), None)
+
+
+def valid_some_day(
+    accreditation: Accreditation, suspensions: list[Suspension], first: date, last: date
+) -> bool:
+    """Is the accreditation valid on at least one day from `first` to `last`?"""
+    day = max(first, accreditation.start_date)
+    for s in sorted(suspensions, key=lambda s: s.start_date):
+        if s.start_date > day:
+            break  # `day` falls before this suspension and after the earlier ones
+        if s.end_date >= day:
+            day = s.end_date + timedelta(days=1)
+    return day <= min(last, accreditation.end_date)
 
 
 def status_on(accreditation: Accreditation, suspensions: list[Suspension], day: date) -> Status:
@@ -45,7 +56,7 @@ def status_on(accreditation: Accreditation, suspensions: list[Suspension], day: 
         return EXPIRED
     if day < accreditation.start_date:
         return NOT_STARTED
-    if any(s.start_date <= day <= s.end_date for s in suspensions):
+    if suspension_on(suspensions, day):
         return SUSPENDED
     if accreditation.end_date < day + relativedelta(months=EXPIRING_MONTHS):
         return EXPIRING

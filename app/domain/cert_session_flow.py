@@ -9,8 +9,9 @@ between (optimistic concurrency), else a ConflictError says so and nothing is wr
 Every transition writes an audit event and tells the next actor.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass, fields
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 
 from flask import current_app
@@ -19,10 +20,15 @@ from sqlmodel import Session, func, select
 
 from app.clock import today, utcnow
 from app.domain.access import ActiveRole, cert_session_scope
+from app.domain.accreditation_status import suspensions_by_accreditation
 from app.domain.audit import record_event
 from app.domain.background import enqueue_after_commit
 from app.domain.cert_session_rules import (
+    FIELD_NAMES,
+    REQUIRED_MESSAGES,
     SessionFields,
+    allowed_end_dates,
+    check_accreditation_on,
     check_group_size,
     check_session_fields,
     declarable_accreditations,
@@ -138,27 +144,83 @@ def _audit(db, role, cert_session, action, before, after=None, comment=None, dat
 # --- draft -----------------------------------------------------------------------------
 
 
-def create_session(db: Session, role: ActiveRole) -> CertSession:
+def new_session(db: Session, role: ActiveRole) -> CertSession:
+    """The unsaved session behind "Nouvelle session": it gets its number on its first save,
+    so a click left there leaves nothing behind."""
     if role.role not in ENTITY_ROLES:
         raise DomainError("Seuls les gestionnaires et délégataires déclarent des sessions.")
     if not declarable_accreditations(db, role):
+        first, last = allowed_end_dates()
         raise DomainError(
-            "Aucune habilitation valide ne vous permet de déclarer une session aujourd'hui."
+            "Aucune habilitation valide ne vous permet de déclarer une session : déclarée "
+            f"aujourd'hui, elle devrait se terminer entre le {first:%d/%m/%Y} et le "
+            f"{last:%d/%m/%Y}, pendant la validité d'une de vos habilitations."
         )
-    cert_session = CertSession(
+    return CertSession(
         organization_id=role.organization_id,
         created_by_id=role.person_id,
         last_actor_id=role.person_id,
         state=SessionState.DRAFT,
     )
+
+
+def first_save_errors(db: Session, role: ActiveRole, values: SessionFields) -> dict[str, str]:
+    """A draft's checks, and the dispositif and level: the least a numbered session has."""
+    errors = check_session_fields(db, role, values)
+    if not values.accreditation_id:
+        errors.setdefault("accreditation_id", REQUIRED_MESSAGES["accreditation_id"])
+    return errors
+
+
+def create_session(
+    db: Session, role: ActiveRole, values: SessionFields
+) -> tuple[CertSession | None, dict[str, str]]:
+    """The first save of a new session: (the session, {}) or (None, {field: message})."""
+    cert_session = new_session(db, role)
+    errors = first_save_errors(db, role, values)
+    if errors:
+        return None, errors
+    for name, value in _changes(db, values).items():
+        setattr(cert_session, name, value)
     db.add(cert_session)
     db.flush()
     _audit(db, role, cert_session, "created", None, SessionState.DRAFT)
-    return cert_session
+    return cert_session, {}
 
 
 def session_fields(cert_session: CertSession) -> SessionFields:
     return SessionFields(**{f.name: getattr(cert_session, f.name) for f in fields(SessionFields)})
+
+
+def _normalized(values: SessionFields) -> dict:
+    """The Session tab's values as they are stored."""
+    return dict(
+        accreditation_id=values.accreditation_id,
+        certificate_model_id=values.certificate_model_id,
+        location=(values.location or "").strip() or None,
+        platform_id=values.platform_id,
+        postal_code=(values.postal_code or "").strip() or None,
+        city=(values.city or "").strip() or None,
+        is_refresher=values.is_refresher,
+        end_date=values.end_date,
+    )
+
+
+def _changes(db: Session, values: SessionFields) -> dict:
+    """The columns the Session tab writes (values already checked)."""
+    scheme_level_id = None
+    if values.accreditation_id:
+        scheme_level_id = db.get(Accreditation, values.accreditation_id).scheme_level_id
+    return {**_normalized(values), "scheme_level_id": scheme_level_id}
+
+
+def unsaved_fields(cert_session: CertSession, on_screen: SessionFields) -> set[str]:
+    """The Session tab's fields whose value on screen is not the one saved."""
+    return {
+        "location" if name == "platform_id" else name
+        for name, value in _normalized(on_screen).items()
+        if getattr(cert_session, name) != value
+    }
 
 
 def save_session_tab(
@@ -169,20 +231,7 @@ def save_session_tab(
     errors = check_session_fields(db, role, values)
     if errors:
         return errors
-    scheme_level_id = None
-    if values.accreditation_id:
-        scheme_level_id = db.get(Accreditation, values.accreditation_id).scheme_level_id
-    changes = dict(
-        accreditation_id=values.accreditation_id,
-        scheme_level_id=scheme_level_id,
-        certificate_model_id=values.certificate_model_id,
-        location=(values.location or "").strip() or None,
-        platform_id=values.platform_id,
-        postal_code=(values.postal_code or "").strip() or None,
-        city=(values.city or "").strip() or None,
-        is_refresher=values.is_refresher,
-        end_date=values.end_date,
-    )
+    changes = _changes(db, values)
     unchanged = all(getattr(cert_session, name) == value for name, value in changes.items())
     if unchanged and cert_session.version == version:
         # switching tabs saves the draft: nothing new keeps the version, so the
@@ -250,12 +299,30 @@ def remove_trainee(
 
 
 def readiness(
-    db: Session, role: ActiveRole, cert_session: CertSession
+    db: Session,
+    role: ActiveRole,
+    cert_session: CertSession,
+    unsaved: Collection[str] = (),
+    refused: bool = False,
 ) -> tuple[list[str], list[str]]:
-    """(problems, warnings) before sending to the trainer, in the users' words."""
+    """(problems, warnings) before sending to the trainer, in the users' words, about what
+    is saved. `unsaved`: the Session tab's fields whose value on screen is not saved (a
+    refused save when `refused`): said so instead of contradicting the form."""
     problems = []
+    if unsaved:
+        names = [FIELD_NAMES[name] for name in FIELD_NAMES if name in unsaved]
+        listed = ", ".join(names[:-1]) + " et " + names[-1] if len(names) > 1 else names[0]
+        problems.append(
+            f"Session (non enregistré) : les valeurs affichées pour {listed} ne sont pas "
+            "enregistrées. "
+            + (
+                "Corrigez les champs signalés, puis enregistrez l'onglet Session."
+                if refused
+                else "Enregistrez l'onglet Session."
+            )
+        )
     errors = check_session_fields(db, role, session_fields(cert_session), complete=True)
-    problems += [f"Session : {message}" for message in errors.values()]
+    problems += [f"Session : {message}" for name, message in errors.items() if name not in unsaved]
     if cert_session.trainer_id is None:
         problems.append("Formateur : indiquez le formateur et lancez la vérification.")
     elif cert_session.scheme_level_id:
@@ -400,13 +467,32 @@ def modify(db: Session, role: ActiveRole, cert_session: CertSession, version: in
     close_tasks(db, "cert_session", cert_session.id)
 
 
+def generation_opens_on(cert_session: CertSession) -> date | None:
+    """The day the certificates may be generated from, while it is still to come (the end
+    date: the trainer may send the results before it)."""
+    if cert_session.end_date is not None and cert_session.end_date > today():
+        return cert_session.end_date
+    return None
+
+
+def _accreditation_problem(db: Session, cert_session: CertSession) -> str | None:
+    """Valid at the end date, even if it has ended since (a suspension may come later)."""
+    if cert_session.accreditation_id is None:
+        return REQUIRED_MESSAGES["accreditation_id"]
+    accreditation = db.get(Accreditation, cert_session.accreditation_id)
+    suspensions = suspensions_by_accreditation(db, [accreditation.id])[accreditation.id]
+    return check_accreditation_on(accreditation, suspensions, cert_session.end_date)
+
+
 def generate(db: Session, role: ActiveRole, cert_session: CertSession, version: int) -> int:
     """Close the session and hand the certificates to a worker; returns the successes."""
     _require(role, cert_session, Action.GENERATE)
-    if cert_session.end_date is None or cert_session.end_date > today():
+    if cert_session.end_date is None:
+        raise DomainError("La date de fin de session doit être renseignée.")
+    if opens := generation_opens_on(cert_session):
         raise DomainError(
-            "Les certificats se génèrent à partir de la date de fin de session"
-            + (f" ({cert_session.end_date:%d/%m/%Y})." if cert_session.end_date else ".")
+            f"Les certificats pourront être générés à partir du {opens:%d/%m/%Y}, date de fin "
+            "de la session."
         )
     trainees = trainees_of(db, cert_session.id)
     if not trainees or any(t.passed is None for t in trainees):
@@ -414,6 +500,8 @@ def generate(db: Session, role: ActiveRole, cert_session: CertSession, version: 
             "Le formateur n'a pas envoyé les résultats de tous les stagiaires : "
             "choisissez « Modifier la saisie de la session » pour la lui renvoyer."
         )
+    if message := _accreditation_problem(db, cert_session):
+        raise DomainError(message)
     successes = sum(1 for t in trainees if t.passed)
     _write(
         db,

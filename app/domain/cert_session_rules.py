@@ -14,7 +14,11 @@ from sqlmodel import Session, select
 
 from app.clock import today
 from app.domain.access import ActiveRole, accreditation_scope
-from app.domain.accreditation_status import is_valid_on, suspensions_by_accreditation
+from app.domain.accreditation_status import (
+    suspension_on,
+    suspensions_by_accreditation,
+    valid_some_day,
+)
 from app.domain.caisse_routing import fund_for_postal_code
 from app.domain.errors import DomainError
 from app.models import Accreditation, CertificateModel, Platform, Scheme, SchemeLevel
@@ -31,20 +35,28 @@ class Choice:
     scheme_name: str
     needs_platform: bool  # the dispositif requires a platform and none is mobile
     level: int
+    ends_on: date | None = None  # shown when it ends before the latest possible end date
 
 
 def declarable_accreditations(
     db: Session, role: ActiveRole, on: date | None = None
 ) -> list[Choice]:
-    """The entity's accreditations valid today (délégataire: the delegated ones only)."""
+    """The entity's accreditations (délégataire: the delegated ones) valid on at least one
+    end date a session declared on `on` (today) may have. A session is judged at its end
+    date: an accreditation that ended last week still covers the sessions that ended
+    while it was valid."""
     if role.role not in (Role.GESTIONNAIRE, Role.DELEGATAIRE):
         return []
-    day = on or today()
+    first, last = allowed_end_dates(on)
     rows = db.exec(
         select(Accreditation, SchemeLevel, Scheme)
         .join(SchemeLevel, SchemeLevel.id == Accreditation.scheme_level_id)
         .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
-        .where(accreditation_scope(role), Accreditation.end_date >= day)
+        .where(
+            accreditation_scope(role),
+            Accreditation.end_date >= first,
+            Accreditation.start_date <= last,
+        )
         .order_by(Scheme.code, SchemeLevel.level)
     ).all()
     suspensions = suspensions_by_accreditation(db, [a.id for a, _, _ in rows])
@@ -56,9 +68,10 @@ def declarable_accreditations(
             scheme_name=scheme.name,
             needs_platform=scheme.technical_requirements and not acc.mobile_platform,
             level=level.level,
+            ends_on=acc.end_date if acc.end_date < last else None,
         )
         for acc, level, scheme in rows
-        if is_valid_on(acc, suspensions[acc.id], day)
+        if valid_some_day(acc, suspensions[acc.id], first, last)
     ]
 
 
@@ -77,6 +90,27 @@ def allowed_end_dates(on: date | None = None) -> tuple[date, date]:
     return day - relativedelta(months=after), day + relativedelta(months=before)
 
 
+def check_accreditation_on(accreditation: Accreditation, suspensions, end: date) -> str | None:
+    """The accreditation must be valid on the session's end date (not today)."""
+    if end > accreditation.end_date:
+        return (
+            f"L'habilitation prend fin le {accreditation.end_date:%d/%m/%Y} : elle n'est plus "
+            f"valide le {end:%d/%m/%Y}, date de fin de la session."
+        )
+    if end < accreditation.start_date:
+        return (
+            f"L'habilitation n'est valide qu'à partir du {accreditation.start_date:%d/%m/%Y} : "
+            "la session ne peut pas se terminer avant."
+        )
+    if suspension := suspension_on(suspensions, end):
+        return (
+            f"L'habilitation est suspendue du {suspension.start_date:%d/%m/%Y} au "
+            f"{suspension.end_date:%d/%m/%Y} : aucun certificat ne peut être délivré pour une "
+            "session qui se termine pendant la suspension."
+        )
+    return None
+
+
 def check_end_date(
     end: date | None, accreditation: Accreditation | None, suspensions
 ) -> str | None:
@@ -90,13 +124,8 @@ def check_end_date(
             f"{current_app.config['DECLARATION_MONTHS_BEFORE']} mois avant et "
             f"{current_app.config['DECLARATION_MONTHS_AFTER']} mois après sa date de fin."
         )
-    if accreditation is not None and not is_valid_on(accreditation, suspensions, end):
-        if end > accreditation.end_date:
-            return (
-                f"L'habilitation n'est plus valide à cette date : elle prend fin le "
-                f"{accreditation.end_date:%d/%m/%Y}."
-            )
-        return "L'habilitation est suspendue à cette date : aucun certificat ne peut être délivré."
+    if accreditation is not None:
+        return check_accreditation_on(accreditation, suspensions, end)
     return None
 
 
@@ -141,6 +170,17 @@ REQUIRED_MESSAGES = {
     "city": "La ville doit être renseignée.",
     "is_refresher": "Indiquez s'il s'agit d'un stage initial ou d'une mise à jour des compétences.",
     "end_date": "La date de fin de session doit être renseignée.",
+}
+
+# the fields as the checklist names them, in the form's order
+FIELD_NAMES = {
+    "accreditation_id": "le dispositif et le niveau",
+    "certificate_model_id": "le certificat à éditer",
+    "location": "le lieu de formation",
+    "postal_code": "le code postal",
+    "city": "la ville",
+    "is_refresher": "le type de stage",
+    "end_date": "la date de fin de session",
 }
 
 

@@ -45,8 +45,10 @@ def test_declare_validate_return_generate(app, db, journey):
     page = _login(journey, "karine@exemple.fr")
     page.get_by_role("link", name="Sessions de certification").click()
     journey.check("liste-vide")
-    page.get_by_role("button", name="+ Nouvelle session").click()
+    page.get_by_role("link", name="+ Nouvelle session").click()
     expect(page.get_by_role("tab", name="Session")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Nouvelle session")
+    journey.check("nouvelle-session")
     page.get_by_label("Dispositif et niveau").select_option(
         label="PRAP-IBC / 1 — Prévention des risques liés à l'activité physique — industrie, BTP, commerce"
     )
@@ -65,6 +67,8 @@ def test_declare_validate_return_generate(app, db, journey):
     page.get_by_label("Date de fin de session").fill(today)
     page.get_by_role("button", name="Suivant →").click()
 
+    # the first save numbers the session
+    expect(page.get_by_text(re.compile(r"Session n° \d+ créée"))).to_be_visible()
     expect(page.get_by_role("tab", name="Formateur")).to_have_attribute("aria-selected", "true")
     page.get_by_label("Numéro Forprev").fill("NOB00000")
     page.get_by_role("button", name="Lancer la vérification").click()
@@ -164,7 +168,10 @@ def test_tabs_work_with_the_keyboard(db, journey):
     db.commit()
     page = _login(journey, "karine@exemple.fr")
     page.get_by_role("link", name="Sessions de certification").click()
-    page.get_by_role("button", name="+ Nouvelle session").click()
+    page.get_by_role("link", name="+ Nouvelle session").click()
+    # the first tab change saves the new session: it needs its dispositif
+    page.get_by_label("Dispositif et niveau").select_option(index=1)
+    expect(page.get_by_label("Certificat à éditer")).to_contain_text("Certificat")
     page.get_by_role("tab", name="Session").focus()
     page.keyboard.press("ArrowRight")
     expect(page.get_by_role("tab", name="Formateur")).to_have_attribute("aria-selected", "true")

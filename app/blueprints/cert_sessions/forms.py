@@ -44,7 +44,7 @@ class SessionTabForm(VersionedForm):
     postal_code = StringField("Code postal", description="5 chiffres, par exemple 67000.")
     city = StringField("Ville")
     is_refresher = RadioField(
-        "Identification",
+        "Type de stage",
         choices=[
             ("initial", "Stage initial"),
             ("mac", "Stage de mise à jour des compétences (MAC)"),
@@ -96,7 +96,12 @@ class ActionForm(VersionedForm):
 
 def session_tab_choices(form: SessionTabForm, choices, models, platforms) -> None:
     form.accreditation_id.choices = [("", "— Choisissez un dispositif et un niveau —")] + [
-        (str(c.accreditation_id), f"{c.label} — {c.scheme_name}") for c in choices
+        (
+            str(c.accreditation_id),
+            f"{c.label} — {c.scheme_name}"
+            + (f" (habilitation valide jusqu'au {c.ends_on:%d/%m/%Y})" if c.ends_on else ""),
+        )
+        for c in choices
     ]
     form.certificate_model_id.choices = [("", "— Choisissez le certificat à éditer —")] + [
         (str(m.id), f"{m.name} ({m.validity_months} mois)") for m in models

@@ -32,6 +32,7 @@ from app.clock import today, utcnow
 from app.domain import cert_session_flow as flow
 from app.domain.access import cert_session_scope, require
 from app.domain.cert_session_rules import (
+    FIELD_NAMES,
     SessionFields,
     allowed_end_dates,
     check_session_fields,
@@ -147,18 +148,54 @@ def index():
     )
 
 
+def _new_session() -> CertSession:
+    """A session not saved yet, or back to the list saying why none can be declared."""
+    try:
+        return flow.new_session(get_db(), g.active_role)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        abort(redirect(url_for("cert_sessions.index")))
+
+
+@bp.get("/nouvelle")
+@login_required
+@require("cert_session.declare")
+def new():
+    """The Session tab of a session not saved yet: it is numbered on its first save."""
+    return _render(_new_session(), "session")
+
+
 @bp.post("/nouvelle")
 @login_required
 @require("cert_session.declare")
 def create():
+    """The first save of a new session; `aller` names the tab to show next."""
     db = get_db()
-    try:
-        cert_session = flow.create_session(db, g.active_role)
-    except DomainError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("cert_sessions.index"))
+    unsaved = _new_session()
+    form = _session_form(db, unsaved, formdata=request.form)
+    values = _fields_from(form)
+    if form.validate():
+        cert_session, errors = flow.create_session(db, g.active_role, values)
+    else:  # every message at once: the rules check the fields that could be read
+        cert_session, errors = None, flow.first_save_errors(db, g.active_role, values)
+    if cert_session is None:
+        return _render(unsaved, "session", 422, form=form, errors=errors)
     db.commit()
-    return redirect(url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab="session"))
+    flash(f"Session n° {cert_session.id} créée : onglet Session enregistré.")
+    target = url_for(
+        "cert_sessions.tab", cert_session_id=cert_session.id, tab=_next_tab(cert_session)
+    )
+    if is_htmx():  # the whole page changes: its title carries the number now
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target)
+
+
+@bp.post("/nouvelle/verifier")
+@login_required
+@require("cert_session.declare")
+def check_new_session_field():
+    """Inline validation of a session not saved yet (see check_session_field)."""
+    return _check_fields(_new_session())
 
 
 # --- the session page -----------------------------------------------------------------
@@ -174,11 +211,30 @@ def _load(cert_session_id: int) -> CertSession:
 
 
 def _tabs_for(cert_session: CertSession) -> list[str]:
+    if cert_session.id is None:
+        return ["session", "formateur", "stagiaires"]  # each saves it first
     if g.active_role.role == Role.FORMATEUR:
         return ["session", "stagiaires", "historique"]
     if cert_session.state != SessionState.CLOSED:
         return [t for t in TABS if t != "telechargements"]
     return list(TABS)
+
+
+def _next_tab(cert_session: CertSession) -> str:
+    go = request.args.get("aller", "session")
+    return go if go in _tabs_for(cert_session) else "session"
+
+
+def _save_url(cert_session: CertSession, go: str | None = None) -> str:
+    if cert_session.id is None:
+        return url_for("cert_sessions.create", aller=go)
+    return url_for("cert_sessions.save_session", cert_session_id=cert_session.id, aller=go)
+
+
+def _tab_url(cert_session: CertSession, tab: str) -> str:
+    if cert_session.id is None:
+        return url_for("cert_sessions.new")
+    return url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab=tab)
 
 
 def _session_form(db, cert_session, formdata=None) -> SessionTabForm:
@@ -198,7 +254,9 @@ def _session_form(db, cert_session, formdata=None) -> SessionTabForm:
             "end_date": cert_session.end_date,
         },
     )
-    if formdata is not None:
+    if cert_session.id is None:
+        del form.version  # a session not saved yet has no version to name
+    elif formdata is not None:
         form.version.data = _posted_version(formdata)
     return form
 
@@ -223,7 +281,11 @@ def _session_tab_context(db, cert_session, form, errors=None):
             name = "platform_id"  # the platform list stands where the free text would be
         getattr(form, name).errors = [message]
     first, last = allowed_end_dates()
-    check_url = url_for("cert_sessions.check_session_field", cert_session_id=cert_session.id)
+    check_url = (
+        url_for("cert_sessions.check_new_session_field")
+        if cert_session.id is None
+        else url_for("cert_sessions.check_session_field", cert_session_id=cert_session.id)
+    )
 
     def live(name: str, whole: bool = False, **attrs) -> dict:
         """htmx attributes for inline validation of one field of the Session tab."""
@@ -277,13 +339,27 @@ def _read_only_context(db, cert_session):
     }
 
 
+def _unsaved_fields(cert_session: CertSession, form: SessionTabForm) -> set[str]:
+    """The fields whose value on screen is not saved, unreadable ones included (before the
+    rules' messages are put on the form)."""
+    unreadable = {
+        "location" if name == "platform_id" else name
+        for name in form.errors
+        if name in FIELD_NAMES or name == "platform_id"
+    }
+    return flow.unsaved_fields(cert_session, _fields_from(form)) | unreadable
+
+
 def _render(cert_session, tab, status=200, **extra):
     """The page, or its panel for htmx; every panel carries the session's current version."""
     db = get_db()
     role = g.active_role
     if tab not in _tabs_for(cert_session):
         tab = "stagiaires"  # e.g. a refused "Générer": the downloads tab does not exist yet
-    actions = flow.allowed_actions(role, cert_session)
+    # a session not saved yet is only its Session tab: nothing to send or delete
+    actions = (
+        {flow.Action.EDIT} if cert_session.id is None else flow.allowed_actions(role, cert_session)
+    )
     editable = flow.Action.EDIT in actions
     context = {
         "cs": cert_session,
@@ -295,10 +371,17 @@ def _render(cert_session, tab, status=200, **extra):
         "A": flow.Action,
         "editable": editable,
         "action_form": ActionForm(formdata=None, data={"version": cert_session.version}),
+        "save_url": lambda go=None: _save_url(cert_session, go),
+        "tab_url": lambda key: _tab_url(cert_session, key),
+        "generation_opens_on": flow.generation_opens_on(cert_session),
         **_read_only_context(db, cert_session),
     }
+    unsaved: set[str] = set()
     if tab == "session" and editable:
-        form = extra.pop("form", None) or _session_form(db, cert_session)
+        form = extra.pop("form", None)
+        if form is not None:  # as posted: a refused save or a live check
+            unsaved = _unsaved_fields(cert_session, form)
+        form = form or _session_form(db, cert_session)
         context.update(_session_tab_context(db, cert_session, form, extra.pop("errors", None)))
     if tab == "formateur":
         context["trainer_form"] = extra.pop("trainer_form", None) or TrainerForm(
@@ -326,14 +409,26 @@ def _render(cert_session, tab, status=200, **extra):
         context["bundle"] = _bundle(db, cert_session)
         context["available"] = _available(cert_session)
     if flow.Action.SEND_TO_TRAINER in actions:
-        context["problems"], context["warnings"] = flow.readiness(db, role, cert_session)
+        problems, context["warnings"] = flow.readiness(
+            db, role, cert_session, unsaved, refused=status >= 400
+        )
+        check = context.get("check")
+        if check is not None and not check.ok:
+            # the saved trainer fails as the one just checked: said once, in the check
+            repeated = f"Formateur : {check.failure}"
+            problems = [
+                "Formateur : le formateur enregistré ne convient pas, pour la même raison "
+                "(voir la vérification ci-dessus)."
+                if problem == repeated
+                else problem
+                for problem in problems
+            ]
+        context["problems"] = problems
     context.update(extra)
     template = "cert_sessions/_panel.html" if is_htmx() else "cert_sessions/page.html"
     headers = {"Vary": "HX-Request"}
     if is_htmx() and status < 400:
-        headers["HX-Push-Url"] = url_for(
-            "cert_sessions.tab", cert_session_id=cert_session.id, tab=tab
-        )
+        headers["HX-Push-Url"] = _tab_url(cert_session, tab)
     return render_template(template, **context), status, headers
 
 
@@ -372,9 +467,7 @@ def save_session(cert_session_id: int):
     db = get_db()
     cert_session = _load(cert_session_id)
     form = _session_form(db, cert_session, formdata=request.form)
-    go = request.args.get("aller", "session")
-    if go not in TABS:
-        go = "session"
+    go = _next_tab(cert_session)
     if not form.validate():
         # every message at once: the rules check the fields that could be read
         errors = check_session_fields(db, g.active_role, _fields_from(form))
@@ -402,8 +495,11 @@ def save_session(cert_session_id: int):
 def check_session_field(cert_session_id: int):
     """Inline validation: the Session tab with the message of the field just left (and
     the choices that follow from the dispositif); nothing is saved."""
+    return _check_fields(_load(cert_session_id))
+
+
+def _check_fields(cert_session: CertSession):
     db = get_db()
-    cert_session = _load(cert_session_id)
     form = _session_form(db, cert_session, formdata=request.form)
     form.validate()
     # a draft checks only what was typed: every message shown is about a field filled in
