@@ -55,9 +55,46 @@ def browser():
         chromium.close()
 
 
+# What makes the page wider than the window: the outermost elements past its right edge
+# that no box scrolling sideways holds (a box only holds what it contains: an absolutely
+# positioned element belongs to its nearest positioned ancestor), and any control cut
+# off by a box hiding its overflow.
+OVERFLOW = """() => {
+  const root = document.documentElement, width = root.clientWidth;
+  const overflow = root.scrollWidth - width;
+  const held = (el) => {
+    let mode = getComputedStyle(el).position;
+    if (mode === "fixed") return null;
+    for (let box = el.parentElement; box && box !== root; box = box.parentElement) {
+      const style = getComputedStyle(box);
+      if (mode === "absolute" && style.position === "static") continue;
+      if (style.overflowX !== "visible") return style.overflowX;
+      if (mode === "absolute") mode = style.position;
+      if (mode === "fixed") return null;
+    }
+    return null;
+  };
+  const control = "a[href], button, input, select, textarea, summary, [tabindex]";
+  const culprits = new Set();
+  for (const el of document.body.querySelectorAll("*")) {
+    const rect = el.getBoundingClientRect();
+    if (rect.width === 0 || rect.right <= width + 0.5) continue;
+    const box = held(el);
+    const cut = box === "hidden" || box === "clip";
+    if ((box === null && overflow > 0) || (cut && el.matches(control))) culprits.add(el);
+  }
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+    + [...el.classList].map((c) => "." + c).join("")
+    + " « " + el.textContent.trim().replace(/\\s+/g, " ").slice(0, 40) + " »"
+    + " jusqu'à " + Math.round(el.getBoundingClientRect().right) + " px";
+  const outermost = [...culprits].filter((el) => !culprits.has(el.parentElement));
+  return {width, overflow, culprits: outermost.slice(0, 5).map(name)};
+}"""
+
+
 class Journey:
-    """A page plus the checks every step makes: axe-core finds nothing, the browser
-    reported no CSP or script error, and a screenshot is kept."""
+    """A page plus the checks every step makes: the page fits the window's width, axe-core
+    finds nothing, the browser reported no CSP or script error, and a screenshot is kept."""
 
     def __init__(self, page, base_url: str, name: str):
         self.page, self.base_url, self.name = page, base_url, name
@@ -77,22 +114,24 @@ class Journey:
         return self.page
 
     def check(self, label: str) -> None:
-        """axe-core on the current page (0 violations), then a screenshot."""
+        """A screenshot of the current page, then: nothing makes it wider than the window
+        (or cuts a control off), axe-core finds nothing, the browser reported no error."""
         from axe_playwright_python.sync_playwright import Axe
 
         self.page.wait_for_load_state("networkidle")
-        overflow = self.page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"la page déborde horizontalement de {overflow} px"
-        results = Axe().run(self.page)
-        assert results.violations_count == 0, results.generate_report()
         self.step += 1
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
         self.page.screenshot(
             path=str(SCREENSHOTS / f"{self.name}-{self.step:02d}-{slug}.png"), full_page=True
         )
+        layout = self.page.evaluate(OVERFLOW)
+        assert layout["overflow"] <= 0 and not layout["culprits"], (
+            f"la page déborde horizontalement de {layout['overflow']} px "
+            f"sur {layout['width']} px de large : " + " ; ".join(layout["culprits"])
+        )
+        results = Axe().run(self.page)
+        assert results.violations_count == 0, results.generate_report()
         assert self.problems == [], self.problems
 
 

@@ -1,7 +1,8 @@
 """axe-core on every page of the app, for the kinds of user who reach it, and on the
 fragments htmx swaps in (each tab of a session, an inline error, the downloads and
-their progress). The page list comes from the URL map and the access expectations, so
-a new screen is checked the day it appears."""
+their progress), in a desktop window and on a phone 390 px wide, where no page may
+scroll sideways (a wide table scrolls in its own box). The page list comes from the URL
+map and the access expectations, so a new screen is checked the day it appears."""
 
 import threading
 
@@ -26,6 +27,10 @@ NOT_PAGES = {
 PER_ROLE = {"dashboard.index", "cert_sessions.index", "account.index", "help.index"}
 # who looks at a page everybody reaches (one is enough)
 PREFERRED = ["anonyme", "gestionnaire_a", "formateur", "instructeur_autre", "administrateur"]
+# every page is seen in both: the desktop layout, and a phone's width
+WINDOWS = pytest.mark.parametrize(
+    "window", [(1280, 900), (390, 844)], ids=["ordinateur", "telephone-390px"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +65,21 @@ def _visits(world) -> list[tuple[str, str]]:
     return visits
 
 
-def _journey(browser, base_url: str, world, actor: str, name: str) -> Journey:
-    """A browser page logged in as `actor`, with the session cookie of its test client."""
-    context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+def _journey(browser, base_url: str, world, actor: str, name: str, window) -> Journey:
+    """A browser page of `window`'s size (width, height) logged in as `actor`, with the
+    session cookie of its test client."""
+    width, height = window
+    context = browser.new_context(locale="fr-FR", viewport={"width": width, "height": height})
     cookie = world.client(actor).get_cookie("forprev_session")
     if cookie is not None:
         context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
     page = context.new_page()
     page.set_default_timeout(10_000)
-    return Journey(page, base_url, name)
+    return Journey(page, base_url, f"{name}-{width}px")
 
 
-def test_every_page_for_every_kind_of_user(world, world_server, browser):
+@WINDOWS
+def test_every_page_for_every_kind_of_user(world, world_server, browser, window):
     visits = _visits(world)
     assert len(visits) >= 30, visits  # the list is built, not empty
     failures = []
@@ -79,7 +87,7 @@ def test_every_page_for_every_kind_of_user(world, world_server, browser):
     for actor, url in visits:
         by_actor.setdefault(actor, []).append(url)
     for actor, urls in by_actor.items():
-        journey = _journey(browser, world_server, world, actor, f"page-{actor}")
+        journey = _journey(browser, world_server, world, actor, f"page-{actor}", window)
         for url in urls + ["/page-qui-n-existe-pas"]:
             response = journey.page.goto(world_server + url)
             # token pages answer 410 with a page of their own: still a page to check
@@ -99,9 +107,10 @@ def test_every_page_for_every_kind_of_user(world, world_server, browser):
     assert not failures, "\n\n".join(failures)
 
 
-def test_swapped_fragments(world, world_server, browser):
+@WINDOWS
+def test_swapped_fragments(world, world_server, browser, window):
     """Each tab of a session once swapped in, an inline error, the downloads tab."""
-    journey = _journey(browser, world_server, world, "gestionnaire_a", "fragments")
+    journey = _journey(browser, world_server, world, "gestionnaire_a", "fragments", window)
     page = journey.page
     draft = world.ids["cert_session:draft"]
     page.goto(f"{world_server}/sessions/{draft}/session")
