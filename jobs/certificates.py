@@ -5,16 +5,24 @@ PDF is stored and committed as soon as it is drawn, so a worker killed mid-way l
 finished ones and the next run carries on. Progress goes to the Bundle row (read by the
 polling fragment on any web machine) and to the job's meta. The ZIP and the printing PDF
 are streamed into storage chunk by chunk; neither sits whole in memory.
+
+Nobody has to notice a generation that stopped: a job that raises asks for the next run
+itself, and one whose work horse or worker was killed is found by the scheduler's sweep
+(`recover_stopped`, through RQ's failed and abandoned jobs). It is taken up again from
+where it stopped, at most MAX_RESUMES times in a row; then the bundle is marked failed and
+the Téléchargements tab shows why, with the button to start it again.
 """
 
 import logging
 import zipfile
 from datetime import datetime, time, timedelta
 
-from rq import get_current_job
-from sqlmodel import select
+from rq import Queue, get_current_job
+from sqlalchemy import and_, or_
+from sqlmodel import Session, select
 
-from app.clock import PARIS
+from app.clock import PARIS, utcnow
+from app.domain.cert_session_flow import start_certificate_job
 from app.domain.certificate_issue import archive_names, certificate_views, issue_certificates
 from app.domain.certificate_pdf import render_pdf
 from app.domain.notifications import grant_for, notify
@@ -23,11 +31,15 @@ from app.domain.storage import get_storage
 from app.models import Bundle, CertSession
 from app.models.cert_sessions import SessionState
 from app.models.people import Role
+from app.queue import get_queue
+from jobs import recovery
 from jobs.context import job_db
 
 log = logging.getLogger(__name__)
 
 READY, RUNNING, FAILED = "pret", "en_cours", "echec"
+GENERATE = "jobs.certificates.generate_certificates"
+MAX_RESUMES = 3
 
 
 def bundle_for(db, cert_session: CertSession) -> Bundle:
@@ -57,11 +69,14 @@ def generate_certificates(cert_session_id: int) -> dict:
         bundle = bundle_for(db, cert_session)
         if bundle.status == READY:
             return {"status": READY, "total": bundle.total}
+        job = get_current_job()
+        # the bundle names its job before any work: whatever stops it from here is seen
+        bundle.status, bundle.job_id = RUNNING, job.id if job else None
+        db.add(bundle)
+        db.commit()
         try:
             certificates = issue_certificates(db, cert_session)
-            bundle.total, bundle.status, bundle.error = len(certificates), RUNNING, None
-            job = get_current_job()
-            bundle.job_id = job.id if job else None
+            bundle.total = len(certificates)
             db.add(bundle)
             db.commit()
             storage = get_storage(app.config["STORAGE"])
@@ -80,7 +95,7 @@ def generate_certificates(cert_session_id: int) -> dict:
                 db.add(bundle)
                 db.commit()
             _bundle_files(db, storage, cert_session, bundle, certificates)
-            bundle.status = READY
+            bundle.status, bundle.error = READY, None
             db.add(bundle)
             notify(
                 db,
@@ -101,13 +116,85 @@ def generate_certificates(cert_session_id: int) -> dict:
             return {"status": READY, "total": bundle.total}
         except Exception as exc:
             db.rollback()
-            failed = db.get(Bundle, bundle.id)
-            if failed is not None:
-                failed.status, failed.error = FAILED, str(exc)[:500]
-                db.add(failed)
-                db.commit()
             log.exception("Génération des certificats de la session %s", cert_session_id)
+            stopped = db.get(Bundle, bundle.id)
+            if stopped is not None and not _another_on_its_way(app, stopped, job):
+                resume_or_fail(db, stopped, str(exc))
+                db.commit()
             raise
+
+
+def _another_on_its_way(app, bundle: Bundle, job) -> bool:
+    """Another run for the same session is waiting or running (it carries on instead)."""
+    try:
+        queue = get_queue(app.config["REDIS_URL"])
+        others = recovery.jobs_on_their_way(queue, GENERATE)
+    except Exception:  # Redis away: the scheduler's sweep will decide later
+        return True
+    return any(
+        other.args == (bundle.cert_session_id,) and (job is None or other.id != job.id)
+        for other in others
+    )
+
+
+def resume_or_fail(db: Session, bundle: Bundle, reason: str) -> str:
+    """A generation stopped before the end: the next run carries on from where it stopped
+    (the PDFs already drawn are kept), at most MAX_RESUMES times in a row; after that the
+    bundle is failed and the Téléchargements tab offers "Relancer la génération". The
+    caller commits; the run is asked for after the commit. Returns the bundle's status."""
+    bundle.error = reason[:500]
+    if bundle.resumes < MAX_RESUMES:
+        bundle.resumes += 1
+        start_certificate_job(db, bundle.cert_session_id)
+    else:
+        bundle.status = FAILED
+        log.warning(
+            "Génération des certificats de la session %s abandonnée après %s reprises : %s",
+            bundle.cert_session_id,
+            bundle.resumes,
+            reason,
+        )
+    db.add(bundle)
+    return bundle.status
+
+
+def recover_stopped(db: Session, queue: Queue, redis, limit: int = 50) -> list[str]:
+    """The scheduler's sweep: closed sessions whose generation is neither finished nor on
+    its way — its work horse or worker was killed, or Redis lost the job — are taken up
+    again (or, after MAX_RESUMES, marked failed). Returns the runs it asked for."""
+    rows = db.exec(
+        select(CertSession.id, Bundle)
+        .outerjoin(Bundle, Bundle.cert_session_id == CertSession.id)
+        .where(
+            CertSession.state == SessionState.CLOSED,
+            or_(
+                # its own job is on its way for the first 2 minutes
+                and_(Bundle.id.is_(None), CertSession.closed_at < utcnow() - timedelta(minutes=2)),
+                Bundle.status == RUNNING,
+            ),
+        )
+        .order_by(CertSession.id)
+        .limit(limit)
+    ).all()
+    asked, running = [], None
+    for cert_session_id, bundle in rows:
+        if bundle is not None and recovery.on_its_way(queue, bundle.job_id):
+            continue
+        if running is None:
+            running = recovery.args_on_their_way(queue, GENERATE)
+        if (cert_session_id,) in running:
+            continue
+        if bundle is not None:
+            if resume_or_fail(db, bundle, "Le travail s'est arrêté sans finir.") == FAILED:
+                continue
+        elif redis.set(f"forprev:certificates:{cert_session_id}", "1", nx=True, ex=600):
+            # closed while Redis was away: never started (asked at most every 10 minutes)
+            start_certificate_job(db, cert_session_id)
+        else:
+            continue
+        asked.append(f"{GENERATE}({cert_session_id})")
+    db.commit()
+    return asked
 
 
 def _bundle_files(db, storage, cert_session, bundle, certificates) -> None:
@@ -138,9 +225,3 @@ def _bundle_files(db, storage, cert_session, bundle, certificates) -> None:
                 joined.add(storage.read(db, certificate.file_id))
             joined.close()
         bundle.pdf_file_id = out.file.id
-
-
-def retention_ttl(app) -> int:
-    """Seconds a failed job (it holds a session id, not personal data) is kept: no
-    longer than the session's data itself."""
-    return int(timedelta(days=app.config["RETENTION_DAYS"]).total_seconds())

@@ -1,13 +1,21 @@
 """E-mail a targeted message to its recipients who chose "Messages ciblés", in batches.
-Run it again and nobody gets it twice: the outbox rows of the message are the record."""
+Run it again and nobody gets it twice: the outbox rows of the message are the record.
+Until the last batch is done (`mailed_at`), the scheduler asks for the job again should
+it die (`recover_unmailed`)."""
 
-from sqlmodel import select
+from datetime import timedelta
 
+from rq import Queue
+from sqlmodel import Session, select
+
+from app.clock import utcnow
 from app.domain.mail import queue_email
 from app.models import MessageReceipt, OutboxEmail, Person, TargetedMessage
+from jobs import recovery
 from jobs.context import job_db
 
 BATCH = 200
+MAIL_MESSAGE = "jobs.messages.mail_targeted_message"
 
 
 def mail_targeted_message(message_id: int) -> int:
@@ -27,6 +35,9 @@ def mail_targeted_message(message_id: int) -> int:
                 .limit(BATCH)
             ).all()
             if not rows:
+                message.mailed_at = utcnow()
+                db.add(message)
+                db.commit()
                 return sent
             last_id = rows[-1][0]
             people = [p for _, p in rows if p.notify_messages and p.active]
@@ -52,3 +63,28 @@ def mail_targeted_message(message_id: int) -> int:
                 )
                 sent += 1
             db.commit()
+
+
+def recover_unmailed(db: Session, queue: Queue, redis, limit: int = 50) -> list[str]:
+    """The scheduler's sweep: a message sent more than 2 minutes ago whose mailing is not
+    finished nor on its way (its job died) is asked for again, at most every 10 minutes."""
+    unmailed = db.exec(
+        select(TargetedMessage.id)
+        .where(
+            TargetedMessage.mailed_at.is_(None),
+            TargetedMessage.sent_at < utcnow() - timedelta(minutes=2),
+        )
+        .order_by(TargetedMessage.id)
+        .limit(limit)
+    ).all()
+    if not unmailed:
+        return []
+    running = recovery.args_on_their_way(queue, MAIL_MESSAGE)
+    asked = []
+    for message_id in unmailed:
+        if (message_id,) in running:
+            continue
+        if redis.set(f"forprev:messages:{message_id}", "1", nx=True, ex=600):
+            queue.enqueue(MAIL_MESSAGE, message_id)
+            asked.append(f"{MAIL_MESSAGE}({message_id})")
+    return asked

@@ -1,22 +1,33 @@
 """The single scheduler (Procfile `scheduler`): every tick it asks a worker to sweep the
-outbox, and once a day it enqueues the daily jobs. A Redis key per day and job makes a
-second scheduler or a restart harmless; the jobs themselves are idempotent too."""
+outbox, takes up the work of jobs that died, and once a day enqueues the daily jobs.
+Redis keys make a second scheduler or a restart harmless; the jobs are idempotent too.
+
+No job needs a person to recover: the outbox is swept from the database (a killed
+sender's claim expires); a certificate generation or a targeted message whose job died —
+its work horse or worker killed, or Redis lost it — is asked for again (jobs.recovery
+tells the jobs on their way from the dead ones); a daily job is asked for again every
+10 minutes until it has finished that day."""
 
 import logging
 import time
 from datetime import timedelta
 
+from rq import get_current_job
+from rq.utils import import_attribute
 from sqlmodel import select
 
 from app.clock import today, utcnow
 from app.models import OutboxEmail
 from app.models.messaging import MailStatus
 from app.queue import get_queue, redis_connection
+from jobs import certificates, messages, recovery
 
 log = logging.getLogger("forprev.scheduler")
 
 # dotted job names run once a day (filled as modules arrive: purge, alerts…)
 DAILY_JOBS: list[str] = ["jobs.purge.purge_expired", "jobs.alerts.raise_daily_alerts"]
+RUN_DAILY = "jobs.scheduler.run_daily"
+ASK_AGAIN = timedelta(minutes=10)
 
 
 def tick(app, db) -> list[str]:
@@ -35,39 +46,41 @@ def tick(app, db) -> list[str]:
         queue.enqueue("jobs.mail.deliver_outbox")
         enqueued.append("jobs.mail.deliver_outbox")
     redis = redis_connection(app.config["REDIS_URL"])
-    enqueued += _unstarted_certificates(db, queue, redis)
-    for job_name in DAILY_JOBS:
-        key = f"forprev:daily:{today().isoformat()}:{job_name}"
-        if redis.set(key, "1", nx=True, ex=2 * 24 * 3600):
-            queue.enqueue(job_name)
-            enqueued.append(job_name)
+    recovery.reap_abandoned(queue)
+    with app.app_context():
+        enqueued += certificates.recover_stopped(db, queue, redis)
+    enqueued += messages.recover_unmailed(db, queue, redis)
+    enqueued += _daily_jobs(queue, redis)
     return enqueued
 
 
-def _unstarted_certificates(db, queue, redis) -> list[str]:
-    """Sessions closed while Redis was away have no bundle yet: ask for them again (at most
-    once per 10 minutes each; the job itself is idempotent)."""
-    from app.models import Bundle, CertSession
-    from app.models.cert_sessions import SessionState
-
-    stuck = db.exec(
-        select(CertSession.id)
-        .outerjoin(Bundle, Bundle.cert_session_id == CertSession.id)
-        .where(
-            CertSession.state == SessionState.CLOSED,
-            CertSession.closed_at < utcnow() - timedelta(minutes=2),
-            Bundle.id.is_(None),
-        )
-        .limit(50)
-    ).all()
-    names = []
-    for cert_session_id in stuck:
-        if redis.set(f"forprev:certificates:{cert_session_id}", "1", nx=True, ex=600):
-            queue.enqueue(
-                "jobs.certificates.generate_certificates", cert_session_id, job_timeout=30 * 60
-            )
-            names.append(f"jobs.certificates.generate_certificates({cert_session_id})")
+def _daily_jobs(queue, redis) -> list[str]:
+    """Each daily job until it has finished today: asked for at most every 10 minutes, and
+    not while a run of it is on its way."""
+    day = today().isoformat()
+    names, running = [], None
+    for job_name in DAILY_JOBS:
+        if redis.exists(_done_key(day, job_name)):
+            continue
+        if running is None:
+            running = recovery.args_on_their_way(queue, RUN_DAILY)
+        if (job_name, day) in running:
+            continue
+        if redis.set(f"forprev:daily:{day}:{job_name}", "1", nx=True, ex=ASK_AGAIN):
+            queue.enqueue(RUN_DAILY, job_name, day)
+            names.append(job_name)
     return names
+
+
+def run_daily(job_name: str, day: str):
+    """Run a daily job; once it has finished, the scheduler stops asking for it that day."""
+    result = import_attribute(job_name)()
+    get_current_job().connection.set(_done_key(day, job_name), "1", ex=timedelta(days=2))
+    return result
+
+
+def _done_key(day: str, job_name: str) -> str:
+    return f"forprev:daily-done:{day}:{job_name}"
 
 
 def run_forever(app, db_factory, tick_seconds: int) -> None:

@@ -3,6 +3,7 @@ history tied to nothing, and no task or alert that leads to a page that is gone.
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from app.clock import frozen, utcnow
@@ -10,9 +11,14 @@ from app.domain.audit import record_event
 from app.domain.purge import purge_due
 from app.models import Alert, AuditEvent, Notification
 from tests import factories
-from tests.test_certificates import TRAINEES, _closed, _generate, _login, setting  # noqa: F401
+from tests.test_certificates import TRAINEES, _closed, _generate, _login, make_setting
 
 COMMENT = "Corrigez la date de naissance de Paul DURAND"
+
+
+@pytest.fixture
+def setting(db):
+    return make_setting(db)
 
 
 def _history(db, cs, actor):
@@ -32,7 +38,7 @@ def _history(db, cs, actor):
     db.commit()
 
 
-def test_a_purged_sessions_number_is_never_given_again(app, db, setting):  # noqa: F811
+def test_a_purged_sessions_number_is_never_given_again(app, db, setting):
     start = utcnow()
     with frozen(start):
         purged = _closed(db, setting)
@@ -54,7 +60,7 @@ def test_a_purged_sessions_number_is_never_given_again(app, db, setting):  # noq
     ]
 
 
-def test_the_purge_closes_the_tasks_and_alerts_that_lead_to_the_session(app, db, setting):  # noqa: F811
+def test_the_purge_closes_the_tasks_and_alerts_that_lead_to_the_session(app, db, setting):
     start = utcnow()
     with frozen(start):
         cs = _closed(db, setting)
