@@ -43,6 +43,10 @@ def create_app(config: dict | None = None) -> Flask:
     auth_user.init_app(app)
     web.init_app(app)
 
+    from app import ids
+
+    ids.init_app(app)  # the bounded `int` of every route, before any route is added
+
     from app.blueprints import register_blueprints
 
     register_blueprints(app)

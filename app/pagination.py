@@ -1,11 +1,14 @@
 """Paginated lists: one page query, and one count query unless the page is the last one,
-whatever the table size."""
+whatever the table size. A page number past the end shows the last page, what is no page
+number the first (Django's Paginator.get_page does the same)."""
 
 from dataclasses import dataclass
 
 from flask import current_app, request
 from sqlalchemy import func, literal
 from sqlmodel import Session, select
+
+from app.ids import LARGEST, parse_page
 
 COUNT_CAP = 1000
 
@@ -34,31 +37,46 @@ class Page:
 
 
 def requested_page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+    return parse_page(request.args.get("page"))
 
 
 def paginate(db: Session, statement, page: int | None = None, per_page: int | None = None) -> Page:
-    page = page or requested_page()
     per_page = per_page or current_app.config["PAGE_SIZE"]
-    # counting stops past COUNT_CAP rows: a list of 100 000 sessions costs what one of
-    # 1 000 does, and "plus de 1 000" is all a person needs to know
-    items = list(db.exec(statement.limit(per_page).offset((page - 1) * per_page)).all())
+    # no list is longer than the ids an INTEGER column holds: the offset stays within them
+    page = min(page or requested_page(), LARGEST // per_page + 1)
+    items = _rows(db, statement, page, per_page)
     if 0 < len(items) < per_page or (page == 1 and not items):
         # the last page: the rows before it and on it are the whole list, no count needed
         total = (page - 1) * per_page + len(items)
         return Page(items=items, page=page, per_page=per_page, total=total)
+    # counting stops past COUNT_CAP rows: a list of 100 000 sessions costs what one of
+    # 1 000 does, and "plus de 1 000" is all a person needs to know
+    total = _count(db, statement, COUNT_CAP + 1)
+    capped = total > COUNT_CAP
+    if not items:
+        # past the end (an old link, a number typed in): the last page, whose number
+        # needs the whole count when the capped one stops short of it
+        if capped:
+            total, capped = _count(db, statement), False
+        page = max(1, -(-total // per_page))
+        items = _rows(db, statement, page, per_page) if total else []
+    elif capped:
+        total = max(COUNT_CAP, (page - 1) * per_page + len(items))
+    return Page(items=items, page=page, per_page=per_page, total=total, capped=capped)
+
+
+def _rows(db: Session, statement, page: int, per_page: int) -> list:
+    return list(db.exec(statement.limit(per_page).offset((page - 1) * per_page)).all())
+
+
+def _count(db: Session, statement, cap: int | None = None) -> int:
+    """The rows of `statement`, up to `cap`."""
     counted = statement.order_by(None)
     if not (statement._distinct or statement._group_by_clauses):
         # only the rows matter to the count: no columns, so the database can leave out
         # the joins that only fetch them (not with DISTINCT or GROUP BY: the columns
         # decide what a row is)
         counted = counted.with_only_columns(literal(1), maintain_column_froms=True)
-    limited = counted.limit(COUNT_CAP + 1).subquery()
-    total = db.exec(select(func.count()).select_from(limited)).one()
-    capped = total > COUNT_CAP
-    if capped:
-        total = max(COUNT_CAP, (page - 1) * per_page + len(items))
-    return Page(items=items, page=page, per_page=per_page, total=total, capped=capped)
+    if cap is not None:
+        counted = counted.limit(cap)
+    return db.exec(select(func.count()).select_from(counted.subquery())).one()

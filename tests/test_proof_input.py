@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -39,7 +40,7 @@ from app.clock import utcnow
 from app.domain.accounts import Purpose, issue_link
 from app.models import CertSession, Person, Scheme, SchemeLevel
 from app.models.cert_sessions import SessionState
-from tests.proof import ACTORS, DEMO_PASSWORD, csrf_of, routes, url_for_rule
+from tests.proof import ACTORS, ARGUMENTS, DEMO_PASSWORD, csrf_of, routes, url_for_rule
 from tests.test_proof_access import EXPECTED
 
 # POST routes whose form cannot be found on the demo, with why that is fine
@@ -795,3 +796,152 @@ def test_signup_form_keeps_the_other_values(lab, data):
     )
     sent = _typed_values(data, form, dict([wrong]))
     _kept(client, url, sent, wrong[0], skip={"robot"})
+
+
+# --- numbers no column holds: ids in URLs, page numbers, hidden ids and versions ------
+
+# ids and versions are 32-bit INTEGER columns; past 2**63 no database driver takes them
+OUT_OF_RANGE = ["99999999999999999999", str(2**63), str(2**63 - 1), str(2**31), "-1", "0"]
+INT_SEGMENT = re.compile(r"<int(?:\([^)]*\))?:(\w+)>")
+
+
+def _first_allowed(endpoint: str) -> str:
+    allowed = EXPECTED.get(endpoint, set())
+    return next(a for a in ACTORS if a in allowed)
+
+
+def _url_with(lab: Lab, rule, name: str, value: str) -> str:
+    """The rule's URL on the world's objects, with `value` as its argument `name`."""
+
+    def built(shown: dict[str, str]) -> str:
+        return re.sub(r"<(?:[^<>]+:)?(\w+)>", lambda m: shown[m.group(1)], rule.rule)
+
+    real = {a: str(ARGUMENTS[a](lab.world, rule.endpoint)) for a in rule.arguments}
+    assert built(real) == url_for_rule(lab.world, rule), f"{rule.rule} : URL mal construite"
+    return built({**real, name: value})
+
+
+def _int_routes() -> list:
+    from app import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "sqlite://"})
+    return [
+        pytest.param(rule.endpoint, rule.rule, method, name, id=f"{method} {rule.rule} {name}")
+        for rule, method in routes(app)
+        for name in INT_SEGMENT.findall(rule.rule)
+    ]
+
+
+@pytest.mark.parametrize(("endpoint", "rule_path", "method", "name"), _int_routes())
+def test_ids_no_column_holds_are_not_found(lab, endpoint, rule_path, method, name):
+    """Every `<int:…>` of the URL map, given an id past 32 bits, past 2**63, 0 or -1 by
+    an actor allowed on the route (so the view would run): the French « Page
+    introuvable », never a 500."""
+    rule = next(
+        r for r in lab.app.url_map.iter_rules() if r.endpoint == endpoint and r.rule == rule_path
+    )
+    actor = _first_allowed(endpoint)
+    client = lab.client(actor)
+    problems = []
+    for value in OUT_OF_RANGE:
+        url = _url_with(lab, rule, name, value)
+        data = (
+            None if method == "GET" else {"csrf_token": csrf_of(client, "/aide/"), "version": "1"}
+        )
+        response = client.open(url, method=method, data=data)
+        body = response.get_data(as_text=True)
+        if response.status_code != 404 or "Page introuvable" not in body:
+            problems.append(f"{method} {url} par {actor} → {response.status_code}")
+    assert not problems, "\n".join(problems)
+
+
+NOT_A_PAGE = ["", "abc", "0", "-1", "2.5", "١"]
+PAST_THE_END = ["400000000000000000", "99999999999999999999", str(2**63), str(2**31)]
+CSRF_VALUE = re.compile(
+    r'(name="(?:[\w-]+-)?csrf_token" (?:type="hidden" )?value="|"X-CSRFToken": ")[^"]+'
+)
+NEXT_PAGE = re.compile(r'href="([^"]+)" rel="next"')
+
+
+def _get_routes() -> list:
+    from app import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "sqlite://"})
+    return [
+        pytest.param(rule.endpoint, rule.rule, id=rule.rule)
+        for rule, method in routes(app)
+        if method == "GET" and rule.endpoint != "static"
+    ]
+
+
+def _seen(response, whole: bool = True) -> tuple:
+    """What the person sees: the status, where it leads, the page (CSRF tokens aside:
+    they carry the time they were made)."""
+    if response.mimetype != "text/html" or not whole:
+        return response.status_code, response.mimetype
+    body = CSRF_VALUE.sub(r"\1", response.get_data(as_text=True))
+    return response.status_code, response.headers.get("Location"), body
+
+
+@pytest.mark.parametrize(("endpoint", "rule_path"), _get_routes())
+def test_page_numbers_on_every_screen(lab, endpoint, rule_path):
+    """`?page=` on every GET route, by an actor allowed on it: what is no page number
+    (text, 0, negative) shows the first page; a number past the end, up to ones no
+    database integer holds, shows the last page (the one « Page suivante » leads to),
+    as Django's paginator's get_page does; never a 500."""
+    rule = next(
+        r for r in lab.app.url_map.iter_rules() if r.endpoint == endpoint and r.rule == rule_path
+    )
+    actor = _first_allowed(endpoint)
+    client = lab.client(actor)
+    url = url_for_rule(lab.world, rule)
+    client.get(url)  # shows the flashed messages still waiting (« Rôle actif… »)
+    first = client.get(url)
+    # a page that changes by itself (the sign-up's anti-robot sum) is compared by status
+    whole = _seen(client.get(url)) == _seen(first)
+    assert first.status_code < 500, f"GET {url} par {actor} → {first.status_code}"
+    last = first
+    while first.mimetype == "text/html" and (link := NEXT_PAGE.search(last.get_data(as_text=True))):
+        last = client.get(unescape(link.group(1)))
+    problems = []
+    for values, expected, which in (
+        (NOT_A_PAGE, first, "la première page"),
+        (PAST_THE_END, last, "la dernière page"),
+    ):
+        for value in values:
+            response = client.get(url, query_string={"page": value})
+            if _seen(response, whole) != _seen(expected, whole):
+                problems.append(
+                    f"GET {url}?page={value} par {actor} → {response.status_code}, "
+                    f"pas {which} ({expected.status_code})"
+                )
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("endpoint", "rule_path"), POST_ROUTES)
+def test_hidden_ids_and_versions_no_column_holds(lab, target, endpoint, rule_path):
+    """Each hidden id or version of every form, given a number no column holds (or 0,
+    -1) with the other fields as the form gives them: never a 500, a refusal in French;
+    a version the page cannot have given is refused as a malformed form (400) before
+    anything is read or saved."""
+    form = target.current()
+    hidden = [
+        f.name
+        for f in form.fields.values()
+        if f.kind == "hidden" and re.search(r"(^|_)(id|version)$", f.name)
+    ]
+    problems = []
+    for name in hidden:
+        for value in OUT_OF_RANGE:
+            sent = {f.name: f.values for f in form.fields.values()}
+            sent[name] = [value]
+            response = target.client.post(target.url, data=sent)
+            problems += answer_problems(target, response, sent)
+            refused = "La demande n'a pas pu être comprise" in unescape(response.get_data(True))
+            if name == "version" and (response.status_code != 400 or not refused):
+                problems.append(
+                    f"POST {target.url} version={value} → {response.status_code}, 400 attendu"
+                )
+            if response.status_code < 400:
+                problems.append(f"POST {target.url} {name}={value} accepté")
+    assert not problems, "\n".join(problems)

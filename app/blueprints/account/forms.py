@@ -9,9 +9,9 @@ from wtforms.widgets import TextInput
 
 from app.domain.passwords import password_problem
 from app.forms import Form
+from app.ids import parse_id
 
 NAME = re.compile(r"[^\W\d_]+(?:[ '’-][^\W\d_]+)*")
-LARGEST_ID = 2**31 - 1  # an id column is a 32-bit integer on PostgreSQL
 MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
@@ -20,11 +20,8 @@ def id_or_none(value):
     says it is not allowed) for anything that is not a possible id."""
     if value in (None, "", "None"):
         return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return -1
-    return number if 0 < number <= LARGEST_ID else -1
+    number = parse_id(value)
+    return -1 if number is None else number
 
 
 class FrenchDateField(DateField):

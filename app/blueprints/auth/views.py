@@ -11,6 +11,7 @@ from app.domain import throttle
 from app.domain.access import switch_role
 from app.domain.authentication import LOGIN_FAILED, authenticate, login_key
 from app.extensions import get_db
+from app.ids import parse_id
 
 bp = Blueprint("auth", __name__)
 
@@ -66,9 +67,8 @@ def switch():
     form = RoleSwitchForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        grant_id = int(form.grant_id.data)
-    except (TypeError, ValueError):
+    grant_id = parse_id(form.grant_id.data)
+    if grant_id is None:
         abort(403)
     target = switch_role(get_db(), current_user.person_id, grant_id)
     if target is None:

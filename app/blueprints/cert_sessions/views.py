@@ -51,6 +51,7 @@ from app.domain.trainees import (
 )
 from app.domain.trainer_check import check_trainer
 from app.extensions import get_db
+from app.ids import parse_id
 from app.models import (
     Bundle,
     CertificateModel,
@@ -262,10 +263,10 @@ def _session_form(db, cert_session, formdata=None) -> SessionTabForm:
 
 
 def _posted_version(formdata) -> int:
-    try:
-        return int(formdata.get("version", ""))
-    except ValueError:
-        abort(400)
+    version = parse_id(formdata.get("version"))
+    if version is None:
+        abort(400)  # no version the page gives: a damaged or forged form
+    return version
 
 
 def _session_tab_context(db, cert_session, form, errors=None):
