@@ -67,9 +67,6 @@ class IdConverter(IntegerConverter):
 
     regex = _one_to(LARGEST)
 
-    def __init__(self, map, fixed_digits=0, min=1, max=LARGEST, signed=False):
-        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
-
 
 def init_app(app) -> None:
     """Before any route is added: rules bind their converters when they are added."""

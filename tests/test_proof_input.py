@@ -15,6 +15,10 @@ proved elsewhere). Each actor posts from a client of its own, logged in from an 
 of its own: the world's clients and the login throttle per address are left alone, and
 what an accepted input changes is put back (role, results, first-login choices, password).
 Run with --hypothesis-show-statistics to see the answers' status codes per route.
+
+Numbers no column holds (past 2**31 and 2**63, 0, -1) go to every `<int:…>` of the URL
+map (« Page introuvable »), to every screen's `?page=` (the first page, or the last one
+past the end) and to every form's hidden id and version (refused, never a 500).
 """
 
 import itertools
