@@ -21,6 +21,7 @@ from app.domain.cert_session_rules import (
 from app.domain.trainees import parse_block
 from app.domain.trainer_check import check_trainer
 from app.models import (
+    Alert,
     AuditEvent,
     CertSession,
     Notification,
@@ -943,6 +944,26 @@ def test_delete_before_closure_with_confirmation(app, db, world):
     db.expire_all()
     assert db.get(CertSession, cs_id) is None
     assert db.exec(select(Trainee).where(Trainee.cert_session_id == cs_id)).all() == []
+
+
+def test_deleting_a_draft_closes_the_alert_that_leads_to_it(app, db, world):
+    """A draft's window alert led to a 404 once the draft was deleted."""
+    manager = _login(app.test_client(), world.manager)
+    cs_id = _declare(manager, db, world)
+    alert = Alert(
+        person_id=world.manager.id,
+        key=f"session-window-{cs_id}",
+        kind="session",
+        message=f"La session n° {cs_id} ne pourra plus être envoyée après le …",
+        link=f"/sessions/{cs_id}",
+    )
+    db.add(alert)
+    db.commit()
+    assert f"La session n° {cs_id} ne pourra plus" in _text(manager.get("/"))
+    _post(manager, f"/sessions/{cs_id}/supprimer", {"version": _version(db, cs_id)})
+    assert f"La session n° {cs_id} ne pourra plus" not in _text(manager.get("/"))
+    db.expire_all()
+    assert db.get(Alert, alert.id).read_at is not None
 
 
 def test_list_filters_sorts_and_paginates(app, db, world):

@@ -233,6 +233,7 @@ def test_a_failure_is_taken_up_again_then_shown_with_the_retry(
         data={"csrf_token": csrf_token(client, f"/sessions/{cs.id}/telechargements")},
     )
     assert response.status_code == 302
+    assert _bundle(db, cs.id).resumes == 0, "a retry asked for by a person starts over"
     monkeypatch.setattr(job, "render_pdf", real)
     with app.app_context():
         SimpleWorker([queue], connection=queue.connection).work(burst=True)

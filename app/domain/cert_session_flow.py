@@ -34,7 +34,7 @@ from app.domain.cert_session_rules import (
     declarable_accreditations,
 )
 from app.domain.errors import ConflictError, DomainError
-from app.domain.notifications import close_tasks, grant_for, notify
+from app.domain.notifications import close_links_to, close_tasks, grant_for, notify
 from app.domain.trainees import TraineeInput, check_trainee, duplicate_of, trainees_of
 from app.domain.trainer_check import check_trainer
 from app.models import Accreditation, AuditEvent, CertSession, Person, SchemeLevel, Trainee
@@ -545,6 +545,7 @@ def delete_session(db: Session, role: ActiveRole, cert_session: CertSession, ver
         raise ConflictError(CONFLICT)
     _audit(db, role, cert_session, "deleted", cert_session.state, "supprimee")
     close_tasks(db, "cert_session", cert_session.id)
+    close_links_to(db, f"/sessions/{cert_session.id}")  # a draft's window alert, too
     db.exec(delete(Trainee).where(Trainee.cert_session_id == cert_session.id))
     done = db.exec(
         delete(CertSession).where(CertSession.id == cert_session.id, CertSession.version == version)

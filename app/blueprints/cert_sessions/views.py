@@ -898,7 +898,8 @@ def retry_generation(cert_session_id: int):
     if bundle is not None and bundle.status == "pret":
         abort(409)
     if bundle is not None:
-        bundle.status, bundle.error = "en_cours", None
+        # asked for by a person: the automatic resumes start over
+        bundle.status, bundle.error, bundle.resumes = "en_cours", None, 0
         db.add(bundle)
     flow.start_certificate_job(db, cert_session.id)
     db.commit()
