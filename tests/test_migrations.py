@@ -25,11 +25,13 @@ def _check_fresh(url: str) -> None:
             expected = {t.name for t in SQLModel.metadata.sorted_tables}
             assert expected <= tables, f"tables manquantes : {expected - tables}"
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0004"
+            assert version == "0005"
             diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
             assert diff == [], f"les modèles diffèrent des migrations : {diff}"
             index_names = {i["name"] for i in inspect(conn).get_indexes("certsession")}
             assert "ix_certsession_org_state_updated" in index_names, index_names
+            queue_indexes = {i["name"] for i in inspect(conn).get_indexes("organization")}
+            assert "ix_organization_fund_status_submitted" in queue_indexes, queue_indexes
             if conn.dialect.name == "sqlite":
                 _assert_ids_never_reused(conn)
     finally:
@@ -140,4 +142,31 @@ def test_an_upgraded_sqlite_database_keeps_its_rows_and_never_reuses_an_id(tmp_p
         )
         assert conn.execute(text("SELECT max(id) FROM storedfile")).scalar() == 3
         assert conn.execute(text("SELECT resumes FROM bundle")).all() == []
+    engine.dispose()
+
+
+def test_entities_already_there_get_version_1_and_no_return_comment(tmp_path):
+    """0005 adds the request's version and return comment, and the change's caisse, to
+    the rows already there (on SQLite the tables are rebuilt and keep AUTOINCREMENT)."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade_database(url, "0004")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO organization (id, kind, name, status, public_listing, created_at,"
+                " updated_at) VALUES (7, 'entreprise', 'ACME', 'valide', 0,"
+                " '2026-01-31 00:00:00', '2026-01-31 00:00:00')"
+            )
+        )
+    upgrade_database(url)
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("SELECT id, version, return_comment, returned_at FROM organization")
+        ).one()
+        assert tuple(row) == (7, 1, None, None)
+        sql = conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'organizationchange'")
+        ).scalar()
+        assert "fund_id" in sql and "PRIMARY KEY AUTOINCREMENT" in sql
     engine.dispose()

@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import JSON, Column, Field, SQLModel
+from sqlmodel import JSON, Column, Field, Index, SQLModel
 
 from app.models.base import KEEP_IDS, created_at_field, fk
 
@@ -37,10 +37,40 @@ class OrganizationStatus(StrEnum):
     VALIDATED = "valide"
     REFUSED = "refuse"
     ABANDONED = "abandonne"
+    RETURNED = "renvoyee"
+
+
+ORGANIZATION_STATUS_LABELS = {
+    OrganizationStatus.DRAFT: "Brouillon",
+    OrganizationStatus.SUBMITTED: "Partie administrative en cours de validation",
+    OrganizationStatus.VALIDATED: "Dossier administratif validé",
+    OrganizationStatus.REFUSED: "Refusée",
+    OrganizationStatus.ABANDONED: "Abandonnée",
+    OrganizationStatus.RETURNED: "Renvoyée au demandeur",
+}
+
+
+class OrganizationChangeStatus(StrEnum):
+    PENDING = "en_attente"
+    ACCEPTED = "acceptee"
+    REFUSED = "refusee"
+    WITHDRAWN = "retiree"
+
+
+ORGANIZATION_CHANGE_STATUS_LABELS = {
+    OrganizationChangeStatus.PENDING: "En attente de validation",
+    OrganizationChangeStatus.ACCEPTED: "Acceptée",
+    OrganizationChangeStatus.REFUSED: "Refusée",
+    OrganizationChangeStatus.WITHDRAWN: "Retirée",
+}
 
 
 class Organization(SQLModel, table=True):
-    __table_args__ = KEEP_IDS
+    __table_args__ = (
+        # the instructors' queue: one caisse's requests in a state, by submission date
+        Index("ix_organization_fund_status_submitted", "fund_id", "status", "submitted_at"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # 5-digit entity code used in accreditation numbers, given at validation
@@ -70,21 +100,32 @@ class Organization(SQLModel, table=True):
     updated_at: datetime = created_at_field()
     submitted_at: datetime | None = None
     validated_at: datetime | None = None
+    # the instructor's comment when the request is sent back to the requester
+    return_comment: str | None = None
+    returned_at: datetime | None = None
+    # optimistic concurrency: every save sends the version it read
+    version: int = 1
 
 
 class OrganizationChange(SQLModel, table=True):
     """Administrative data changes (type, raison sociale, régime, SIRET, URSSAF, address)
     that apply only once the fund validates them."""
 
-    __table_args__ = KEEP_IDS
+    __table_args__ = (
+        Index("ix_organizationchange_fund_status_created", "fund_id", "status", "created_at"),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = fk("organization.id")
     requested_by_id: int = fk("person.id")
     changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     urssaf_file_id: int | None = fk("storedfile.id", nullable=True, index=False)
-    status: str = Field(default="en_attente", max_length=20, index=True)
+    status: str = Field(default=OrganizationChangeStatus.PENDING, max_length=20, index=True)
     comment: str | None = None
+    # the caisse that instructs it: the new one when the address moves to another department
+    fund_id: int | None = fk("fund.id", nullable=True, index=False)
     created_at: datetime = created_at_field()
     decided_at: datetime | None = None
     decided_by_id: int | None = fk("person.id", nullable=True, index=False)
+    version: int = 1
