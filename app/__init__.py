@@ -23,7 +23,8 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_DURATION=timedelta(seconds=0),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the login session
-        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        # the largest upload plus room for the form's other fields
+        MAX_CONTENT_LENGTH=app.config["UPLOAD_MAX_MB"] * 1024 * 1024 + 64 * 1024,
     )
 
     if app.config["PROXY_HOPS"]:

@@ -170,6 +170,13 @@ SETTINGS = [
         "Reverse proxies in front of the app whose X-Forwarded-* headers are trusted "
         "(the client address counts for throttling).",
     ),
+    Setting(
+        "FORPREV_UPLOAD_MAX_MB",
+        "UPLOAD_MAX_MB",
+        10,
+        int,
+        "Largest file a user may send, in MB (a larger request is refused before it is read).",
+    ),
 ]
 
 

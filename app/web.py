@@ -52,7 +52,11 @@ ERROR_PAGES = {
         "Quelqu'un a modifié ces données pendant que vous les "
         "consultiez. Rechargez la page pour voir la dernière version.",
     ),
-    413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée (20 Mo)."),
+    413: (
+        "Fichier trop volumineux",
+        "Le fichier envoyé dépasse la taille autorisée ({max_mb} Mo). "
+        "Réduisez-le (PDF compressé, moins de pages) et réessayez.",
+    ),
     422: (
         "Saisie incorrecte",
         "Certaines informations saisies ne sont pas valables. Corrigez-les et réessayez.",
@@ -218,6 +222,8 @@ def init_app(app) -> None:
 
     def _error_page(code: int, detail: str | None = None):
         title, message = ERROR_PAGES.get(code, ERROR_PAGES[500])
+        if code == 413:  # the limit is a setting
+            message = message.format(max_mb=app.config["UPLOAD_MAX_MB"])
         template = "errors/_error.html" if is_htmx() else "errors/error.html"
         return render_template(
             template, code=code, title=title, message=Markup.escape(detail or message)
