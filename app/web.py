@@ -110,6 +110,7 @@ MENU = [
     MenuEntry("Mon entité", "organizations.mine", "organization.view"),
     MenuEntry("Habilitations", "accreditations.index", "accreditation.list"),
     MenuEntry("Sessions de certification", "cert_sessions.index", "cert_session.list"),
+    MenuEntry("Utilisateurs", "entity_users.index", "entity_user.manage"),
     MenuEntry("Demandes à instruire", "instruction.requests", "request.instruct"),
     MenuEntry("Catalogue des dispositifs", "catalogue.index", "catalogue.view"),
     MenuEntry("Messages ciblés", "messages.index", "message.send"),

@@ -23,6 +23,7 @@ from app.models import (
     Alert,
     Certificate,
     CertSession,
+    Delegation,
     Organization,
     Person,
     RoleGrant,
@@ -205,6 +206,26 @@ def _name_objects(db: Session, world: World) -> None:
     )
     ids["message"] = message.id
 
+    # "Utilisateurs": a délégataire of MAROSE who is none of the actors, whose role the
+    # routes about one role change or remove without touching an actor's
+    member = Person(
+        forprev_number="MEM00001",
+        email="membre@demo.forprev.fr",
+        last_name="MEMBRE",
+        first_name="Mona",
+        password_hash=db.get(Person, owner).password_hash,
+    )
+    db.add(member)
+    db.flush()
+    member_grant = RoleGrant(person_id=member.id, role=Role.DELEGATAIRE, organization_id=marose.id)
+    db.add(member_grant)
+    db.flush()
+    delegated = db.exec(
+        select(Delegation.accreditation_id).where(Delegation.person_id == ids["person:delegataire"])
+    ).first()
+    db.add(Delegation(person_id=member.id, accreditation_id=delegated))
+    ids["grant:membre"] = member_grant.id
+
 
 ARGUMENTS = {
     "alert_id": lambda world, endpoint: world.ids["alert"],
@@ -214,6 +235,7 @@ ARGUMENTS = {
     "code": lambda world, endpoint: world.ids["verification_code"],
     "token": lambda world, endpoint: "jeton-inconnu-0123456789abcdef",
     "tab": lambda world, endpoint: "stagiaires",
+    "grant_id": lambda world, endpoint: world.ids["grant:membre"],
     "filename": lambda world, endpoint: "css/forprev.css",
     "cert_session_id": lambda world, endpoint: world.ids[
         "cert_session:" + SESSION_FOR_ENDPOINT.get(endpoint, "draft")

@@ -92,10 +92,16 @@ EXPECTED: dict[str, set[str]] = {
     "cert_sessions.retry_generation": OWNER,
     # the session in its trainer's hands
     "cert_sessions.trainer_results": {"formateur"},
+    # "Utilisateurs" of entity A, and one of its délégataires (not an actor)
+    "entity_users.index": {"gestionnaire_a", "gestionnaire_b"},
+    "entity_users.add": {"gestionnaire_a", "gestionnaire_b"},
+    "entity_users.edit": OWNER,
+    "entity_users.change": OWNER,
+    "entity_users.remove": OWNER,
 }
 
 # routes whose answer to the allowed actors changes the demo: tried last
-LAST = ["cert_sessions.delete", "auth.switch", "auth.logout"]
+LAST = ["cert_sessions.delete", "entity_users.remove", "auth.switch", "auth.logout"]
 
 
 def _all_routes():

@@ -59,6 +59,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "cert_session.results": frozenset({Role.FORMATEUR}),
     "request.instruct": frozenset({Role.INSTRUCTEUR}),
     "catalogue.view": frozenset({Role.ADMINISTRATEUR}),
+    # "Utilisateurs" and the entity's data: the gestionnaire alone (SPEC §4, §6)
+    "entity_user.manage": frozenset({Role.GESTIONNAIRE}),
+    "organization.edit": frozenset({Role.GESTIONNAIRE}),
 }
 
 
