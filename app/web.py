@@ -111,7 +111,7 @@ MENU = [
     MenuEntry("Habilitations", "accreditations.index", "accreditation.list"),
     MenuEntry("Sessions de certification", "cert_sessions.index", "cert_session.list"),
     MenuEntry("Utilisateurs", "entity_users.index", "entity_user.manage"),
-    MenuEntry("Demandes à instruire", "instruction.requests", "request.instruct"),
+    MenuEntry("Demandes à instruire", "instruction.requests", "instruction.view"),
     MenuEntry("Catalogue des dispositifs", "catalogue.index", "catalogue.view"),
     MenuEntry("Messages ciblés", "messages.index", "message.send"),
     MenuEntry("Mes certificats", "account.my_certificates", "certificate.mine"),

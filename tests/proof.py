@@ -25,6 +25,7 @@ from app.models import (
     CertSession,
     Delegation,
     Organization,
+    OrganizationChange,
     Person,
     RoleGrant,
     Trainee,
@@ -35,6 +36,7 @@ from jobs.certificates import generate_certificates
 from seeds.demo import load_demo
 
 DEMO_PASSWORD = "Demo-Forprev-2026"
+PROOF_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 # actor → (Forprev number, role to switch to, organization name or None)
 ACTORS: dict[str, tuple[str, Role, str | None] | None] = {
@@ -45,6 +47,8 @@ ACTORS: dict[str, tuple[str, Role, str | None] | None] = {
     "delegataire": ("SDE24680", Role.DELEGATAIRE, "MAROSE FORMATION"),
     "formateur": ("STE55501", Role.FORMATEUR, None),
     "formateur_autre": ("MAR55504", Role.FORMATEUR, None),
+    # the instructor of entity A's caisse (Carsat Alsace-Moselle), and one of another
+    "instructeur": ("CAM00001", Role.INSTRUCTEUR, None),
     "instructeur_autre": ("CRF00001", Role.INSTRUCTEUR, None),
     "administrateur": ("INR00001", Role.ADMINISTRATEUR, None),
 }
@@ -226,6 +230,32 @@ def _name_objects(db: Session, world: World) -> None:
     db.add(Delegation(person_id=member.id, accreditation_id=delegated))
     ids["grant:membre"] = member_grant.id
 
+    # "Demandes à instruire": the demo's request submitted to entity A's caisse, with its
+    # URSSAF attestation, and a change of entity A's data pending there
+    submitted = next(
+        o for o in orgs.values() if o.status == "en_validation" and o.fund_id == marose.fund_id
+    )
+    ids["organization:submitted"] = submitted.id
+    change = OrganizationChange(
+        organization_id=marose.id,
+        requested_by_id=owner,
+        changes={"name": "MAROSE FORMATION CONTINUE", "regime": "Régime agricole"},
+        urssaf_file_id=get_storage()
+        .save(db, name="attestation-urssaf.pdf", content_type="application/pdf", data=PROOF_PDF)
+        .id,
+        fund_id=marose.fund_id,
+    )
+    db.add(change)
+    if submitted.urssaf_file_id is None:
+        submitted.urssaf_file_id = (
+            get_storage()
+            .save(db, name="attestation-urssaf.pdf", content_type="application/pdf", data=PROOF_PDF)
+            .id
+        )
+        db.add(submitted)
+    db.flush()
+    ids["organization_change:pending"] = change.id
+
 
 ARGUMENTS = {
     "alert_id": lambda world, endpoint: world.ids["alert"],
@@ -236,6 +266,8 @@ ARGUMENTS = {
     "token": lambda world, endpoint: "jeton-inconnu-0123456789abcdef",
     "tab": lambda world, endpoint: "stagiaires",
     "grant_id": lambda world, endpoint: world.ids["grant:membre"],
+    "organization_id": lambda world, endpoint: world.ids["organization:submitted"],
+    "change_id": lambda world, endpoint: world.ids["organization_change:pending"],
     "filename": lambda world, endpoint: "css/forprev.css",
     "cert_session_id": lambda world, endpoint: world.ids[
         "cert_session:" + SESSION_FOR_ENDPOINT.get(endpoint, "draft")

@@ -13,7 +13,7 @@ EVERYONE = set(ACTORS)
 LOGGED_IN = EVERYONE - {"anonyme"}
 MANAGERS = {"gestionnaire_a", "gestionnaire_b", "delegataire"}
 TRAINERS = {"formateur", "formateur_autre"}
-AUTHORS = {"instructeur_autre", "administrateur"}
+AUTHORS = {"instructeur", "instructeur_autre", "administrateur"}
 OWNER = {"gestionnaire_a"}
 
 CSP_DIRECTIVES = [
@@ -64,7 +64,17 @@ EXPECTED: dict[str, set[str]] = {
     "catalogue.index": {"administrateur"},
     "organizations.mine": MANAGERS,
     "accreditations.index": MANAGERS,
-    "instruction.requests": {"instructeur_autre"},
+    # "Demandes à instruire": every caisse's queue; the request and the change are entity A's
+    # caisse's (Alsace-Moselle), seen by the administrator, decided by that caisse alone
+    "instruction.requests": {"instructeur", "instructeur_autre", "administrateur"},
+    "instruction.request_detail": {"instructeur", "administrateur"},
+    "instruction.request_attestation": {"instructeur", "administrateur"},
+    "instruction.validate": {"instructeur"},
+    "instruction.return_request": {"instructeur"},
+    "instruction.change_detail": {"instructeur", "administrateur"},
+    "instruction.change_attestation": {"instructeur", "administrateur"},
+    "instruction.accept_change": {"instructeur"},
+    "instruction.refuse_change": {"instructeur"},
     "messages.index": AUTHORS,
     "messages.create": AUTHORS,
     "messages.preview": AUTHORS,

@@ -457,6 +457,22 @@ class Target:
         return [f for f in self.form.fields.values() if not FIXED.search(f.name)]
 
 
+def _undecided(lab: Lab, _actor: str) -> None:
+    """A comment taken sent the world's entity request back, or refused its change: both
+    wait for the caisse again, so the next example finds the decision forms."""
+    from app.models import Organization, OrganizationChange
+
+    with lab.db() as db:
+        organization = db.get(Organization, lab.world.ids["organization:submitted"])
+        organization.status, organization.return_comment = "en_validation", None
+        organization.version += 1
+        change = db.get(OrganizationChange, lab.world.ids["organization_change:pending"])
+        change.status, change.comment, change.decided_at = "en_attente", None, None
+        change.version += 1
+        db.add_all([organization, change])
+        db.commit()
+
+
 # hooks around a route: before its examples, after them, after an accepted input
 BEFORE: dict[str, Callable[[Lab, str], None]] = {
     "account.onboarding": lambda lab, actor: lab.set_onboarded(actor, False),
@@ -471,6 +487,8 @@ AFTER_ACCEPTED: dict[str, Callable[[Lab, str], None]] = {
     "account.change_password": lambda lab, actor: lab.restore_password(actor),
     "auth.switch": lambda lab, actor: lab.switch_back(actor),
     "cert_sessions.trainer_results": lambda lab, actor: lab.back_in_trainer_hands(actor),
+    "instruction.return_request": _undecided,
+    "instruction.refuse_change": _undecided,
 }
 
 

@@ -10,7 +10,7 @@ from functools import wraps
 
 from flask import abort, g, session
 from flask_login import current_user
-from sqlalchemy import and_, bindparam, false, or_
+from sqlalchemy import and_, bindparam, false, or_, true
 from sqlmodel import Session, select
 
 from app.models import Accreditation, CertSession, Delegation, Fund, Organization, RoleGrant
@@ -58,6 +58,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # the entity sees the session in the trainer's hands, but the results are the trainer's
     "cert_session.results": frozenset({Role.FORMATEUR}),
     "request.instruct": frozenset({Role.INSTRUCTEUR}),
+    # "Demandes à instruire": a caisse's queue; an administrator sees every caisse's
+    "instruction.view": frozenset({Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
+    # validate or return an entity request, accept or refuse a change: the caisse decides
+    "organization.instruct": frozenset({Role.INSTRUCTEUR}),
     "catalogue.view": frozenset({Role.ADMINISTRATEUR}),
     # "Utilisateurs" and the entity's data: the gestionnaire alone (SPEC §4, §6)
     "entity_user.manage": frozenset({Role.GESTIONNAIRE}),
@@ -175,4 +179,14 @@ def organization_scope(role: ActiveRole):
         return Organization.fund_id == role.fund_id
     if role.role == Role.ADMINISTRATEUR:
         return or_(Organization.id.is_not(None))
+    return false()
+
+
+def instruction_scope(role: ActiveRole, fund_column):
+    """What the active role finds in "Demandes à instruire", by the caisse instructing it
+    (`fund_column`): an instructor their caisse's, an administrator every caisse's."""
+    if role.role == Role.INSTRUCTEUR:
+        return fund_column == role.fund_id
+    if role.role == Role.ADMINISTRATEUR:
+        return true()
     return false()

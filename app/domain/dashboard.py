@@ -8,8 +8,10 @@ from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
 from app.clock import today, utcnow
+from app.domain import organization_instruction as instruction
 from app.domain.access import ActiveRole, accreditation_scope, cert_session_scope
 from app.domain.accreditation_status import status_on, suspensions_by_accreditation
+from app.domain.organization_instruction import OPEN_PHASES, Kind
 from app.models import (
     Accreditation,
     AccreditationRequest,
@@ -27,18 +29,12 @@ from app.models.organizations import OrganizationStatus
 from app.models.people import Role
 from app.pagination import COUNT_CAP
 
-OPEN_PHASES = [
-    RequestPhase.FILE_COMPLETE,
-    RequestPhase.PHASE_1,
-    RequestPhase.PHASE_2,
-    RequestPhase.CNH,
-]
-
 
 @dataclass
 class Dashboard:
     tasks: list = field(default_factory=list)
-    figures: list[tuple[str, int]] = field(default_factory=list)
+    # (label, count, link to the list it counts or None)
+    figures: list[tuple[str, int | str, str | None]] = field(default_factory=list)
     accreditations: list = field(default_factory=list)
     sessions: list = field(default_factory=list)
     certificates: list = field(default_factory=list)
@@ -65,29 +61,15 @@ def build_dashboard(db: Session, role: ActiveRole) -> Dashboard:
         board.certificates = _trainer_certificates(db, role)
         board.figures = _session_counts(db, role)
     elif role.role == Role.INSTRUCTEUR:
-        rows = db.exec(
-            select(AccreditationRequest.phase, func.count())
-            .where(
-                AccreditationRequest.fund_id == role.fund_id,
-                AccreditationRequest.phase.in_(OPEN_PHASES),
-            )
-            .group_by(AccreditationRequest.phase)
-        ).all()
-        counts = dict(rows)
-        board.figures = [(REQUEST_PHASE_LABELS[p], counts.get(p, 0)) for p in OPEN_PHASES]
-        pending_orgs = db.exec(
-            select(func.count())
-            .select_from(Organization)
-            .where(
-                Organization.fund_id == role.fund_id,
-                Organization.status == OrganizationStatus.SUBMITTED,
-            )
-        ).one()
-        board.figures.insert(0, ("Dossiers administratifs à valider", pending_orgs))
+        board.figures = _instruction_counts(db, role)
     elif role.role == Role.ADMINISTRATEUR:
         day = today()
         board.figures = [
-            ("Dispositifs au catalogue", db.exec(select(func.count()).select_from(Scheme)).one()),
+            (
+                "Dispositifs au catalogue",
+                db.exec(select(func.count()).select_from(Scheme)).one(),
+                None,
+            ),
             (
                 "Entités validées",
                 db.exec(
@@ -95,6 +77,7 @@ def build_dashboard(db: Session, role: ActiveRole) -> Dashboard:
                     .select_from(Organization)
                     .where(Organization.status == OrganizationStatus.VALIDATED)
                 ).one(),
+                None,
             ),
             (
                 "Habilitations en vigueur",
@@ -103,6 +86,7 @@ def build_dashboard(db: Session, role: ActiveRole) -> Dashboard:
                     .select_from(Accreditation)
                     .where(Accreditation.start_date <= day, Accreditation.end_date >= day)
                 ).one(),
+                None,
             ),
             (
                 "Demandes en décision CNH",
@@ -111,6 +95,7 @@ def build_dashboard(db: Session, role: ActiveRole) -> Dashboard:
                     .select_from(AccreditationRequest)
                     .where(AccreditationRequest.phase == RequestPhase.CNH)
                 ).one(),
+                None,
             ),
         ]
     elif role.role == Role.DEMANDEUR:
@@ -159,8 +144,32 @@ def _session_counts(db: Session, role: ActiveRole) -> list[tuple[str, int | str]
         )
     ).one()
     return [
-        (f"Sessions — {SESSION_STATE_LABELS[state]}", _capped(count))
+        (f"Sessions — {SESSION_STATE_LABELS[state]}", _capped(count), None)
         for state, count in zip(SessionState, counts, strict=True)
+    ]
+
+
+def _instruction_counts(db: Session, role: ActiveRole) -> list[tuple[str, int, str]]:
+    """What waits for the caisse, each figure a link to that part of its queue."""
+    waiting = instruction.counts(db, role)
+    phases = dict(
+        db.exec(
+            select(AccreditationRequest.phase, func.count())
+            .where(
+                AccreditationRequest.fund_id == role.fund_id,
+                AccreditationRequest.phase.in_(OPEN_PHASES),
+            )
+            .group_by(AccreditationRequest.phase)
+        ).all()
+    )
+    queue = "/instruction/demandes?etat=a_instruire&type="
+    return [
+        ("Dossiers administratifs à valider", waiting[Kind.ENTITY], queue + Kind.ENTITY),
+        ("Modifications d'entité à valider", waiting[Kind.CHANGE], queue + Kind.CHANGE),
+        *(
+            (REQUEST_PHASE_LABELS[p], phases.get(p, 0), queue + Kind.ACCREDITATION)
+            for p in OPEN_PHASES
+        ),
     ]
 
 
