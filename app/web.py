@@ -107,6 +107,7 @@ class MenuEntry:
 # Left menu: shown when the active role may do `action` and the screen exists.
 MENU = [
     MenuEntry("Tableau de bord", "dashboard.index", "dashboard.view"),
+    MenuEntry("Mes demandes en cours", "entity_requests.index", "entity_request.manage"),
     MenuEntry("Mon entité", "organizations.mine", "organization.view"),
     MenuEntry("Habilitations", "accreditations.index", "accreditation.list"),
     MenuEntry("Sessions de certification", "cert_sessions.index", "cert_session.list"),

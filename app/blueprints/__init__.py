@@ -8,6 +8,7 @@ def register_blueprints(app) -> None:
     from app.blueprints.catalogue.views import bp as catalogue
     from app.blueprints.cert_sessions.views import bp as cert_sessions
     from app.blueprints.dashboard.views import bp as dashboard
+    from app.blueprints.entity_requests.views import bp as entity_requests
     from app.blueprints.entity_users.views import bp as entity_users
     from app.blueprints.help.views import bp as help_bp
     from app.blueprints.instruction.views import bp as instruction
@@ -21,6 +22,7 @@ def register_blueprints(app) -> None:
         dashboard,
         help_bp,
         organizations,
+        entity_requests,
         entity_users,
         accreditations,
         cert_sessions,

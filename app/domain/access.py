@@ -66,6 +66,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # "Utilisateurs" and the entity's data: the gestionnaire alone (SPEC §4, §6)
     "entity_user.manage": frozenset({Role.GESTIONNAIRE}),
     "organization.edit": frozenset({Role.GESTIONNAIRE}),
+    # "Demande de nouvelle entité" and "Mes demandes en cours" (SPEC §4)
+    "entity_request.manage": frozenset({Role.DEMANDEUR}),
 }
 
 

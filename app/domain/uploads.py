@@ -126,10 +126,13 @@ def store_upload(
 ) -> StoredFile:
     """Check a file sent by a user and store it (in the caller's transaction)."""
     data, kind = check_upload(file, allowed=allowed, max_bytes=max_bytes, field=field)
+    return store_checked(db, file.filename, data, kind)
+
+
+def store_checked(db: Session, name: str | None, data: bytes, kind: FileKind) -> StoredFile:
+    """Store what `check_upload` accepted (a form checks its other fields in between, and
+    stores nothing when one of them is refused)."""
     storage = get_storage(current_app.config["STORAGE"])
     return storage.save(
-        db,
-        name=safe_name(file.filename, kind.extension),
-        content_type=kind.content_type,
-        data=data,
+        db, name=safe_name(name, kind.extension), content_type=kind.content_type, data=data
     )
