@@ -457,3 +457,34 @@ def test_refusing_a_change_needs_a_comment_and_leaves_the_entity(app, db):
     assert (decided.status, decided.comment) == (OrganizationChangeStatus.REFUSED, "Kbis manquant")
     task = db.exec(select(Notification).where(Notification.person_id == manager.id)).one()
     assert "Kbis manquant" in task.title
+
+
+def test_an_accepted_attestation_replaces_the_entitys_and_is_viewable_before(app, db):
+    org = factories.organization(db, name="MAROSE FORMATION")
+    manager = factories.person(db)
+    factories.grant(db, manager, Role.GESTIONNAIRE, organization=org)
+    new_file = get_storage().save(
+        db, name="attestation-2026.pdf", content_type="application/pdf", data=PDF
+    )
+    change = OrganizationChange(
+        organization_id=org.id,
+        requested_by_id=manager.id,
+        changes={"urssaf_issued_on": "2026-10-01"},
+        urssaf_file_id=new_file.id,
+        fund_id=org.fund_id,
+    )
+    db.add(change)
+    alsace, grant = instructor(db)
+    db.commit()
+    client = logged_in(app, alsace, grant)
+    page = f"/instruction/modifications/{change.id}"
+    shown = client.get(page).get_data(as_text=True)
+    assert "01/10/2026" in shown and f'href="{page}/attestation"' in shown
+    download = client.get(f"{page}/attestation")
+    assert download.data == PDF and download.headers["X-Content-Type-Options"] == "nosniff"
+
+    assert post(client, f"{page}/accepter", page, version="1").status_code == 302
+    db.expire_all()
+    org = db.get(Organization, org.id)
+    assert org.urssaf_file_id == new_file.id
+    assert org.urssaf_issued_on.date().isoformat() == "2026-10-01"

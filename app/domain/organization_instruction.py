@@ -13,7 +13,7 @@ only if nobody decided in between, else a ConflictError says so and nothing is w
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from sqlalchemy import String, asc, case, cast, desc, func, literal, null, union_all, update
@@ -622,11 +622,14 @@ def get_change_for(db: Session, role: ActiveRole, change_id: int) -> Organizatio
 
 
 def _as_value(name: str, value):
+    """A value of `OrganizationChange.changes` as the entity holds it (JSON keeps the
+    attestation's date as ISO text; the entity, as midnight UTC like the request does)."""
     if name == "urssaf_issued_on" and isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            day = date.fromisoformat(value[:10])
         except ValueError:
             return None
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
     return value
 
 
