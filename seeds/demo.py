@@ -4,7 +4,7 @@ Enough to walk every screen in every role. Loading twice changes nothing: the de
 recognised by its administrator's e-mail.
 """
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
@@ -340,7 +340,7 @@ class _Demo:
             address="40 boulevard Voltaire",
             creator=karine,
         )
-        self.organization(
+        atelier = self.organization(
             code=None,
             kind=OrganizationKind.TRAINING,
             name="ATELIER PRÉVENTION 68",
@@ -352,6 +352,7 @@ class _Demo:
             creator=julie,
             status=OrganizationStatus.SUBMITTED,
         )
+        demo_entity_requests(self.db, julie, atelier)
 
         for organization in (marose, guy):
             self.grant(romain, Role.GESTIONNAIRE, organization=organization)
@@ -570,6 +571,75 @@ class _Demo:
         self.db.flush()
 
 
+def demo_entity_requests(db: Session, requester: Person, submitted: Organization) -> None:
+    """Julie's requests besides the one submitted to Carsat Alsace-Moselle: a draft and one
+    the caisse sent back with a comment; each with an URSSAF attestation to open."""
+    from app.domain.certificate_pdf import html_to_pdf
+    from app.domain.storage import get_storage
+
+    def attestation(name: str) -> int:
+        html = (
+            "<html><body><h1>Attestation de vigilance URSSAF</h1>"
+            f"<p>{name} est à jour de ses obligations (document de démonstration).</p>"
+            "</body></html>"
+        )
+        return (
+            get_storage()
+            .save(
+                db,
+                name="attestation-urssaf.pdf",
+                content_type="application/pdf",
+                data=html_to_pdf(html, "L'attestation de démonstration"),
+            )
+            .id
+        )
+
+    issued = datetime.combine(today() - timedelta(days=40), time(), tzinfo=UTC)
+    department, fund = fund_for_postal_code(db, "67500")
+    submitted.urssaf_file_id = attestation(submitted.name)
+    submitted.urssaf_issued_on = issued
+    db.add(submitted)
+    db.add(
+        Organization(
+            kind=OrganizationKind.COMPANY,
+            name="BOIS ET CHARPENTES DEMANGE",
+            siret="44306184100047",
+            address="8 rue du Sel",
+            postal_code="67500",
+            city="Haguenau",
+            department_code=department.code,
+            fund_id=fund.id,
+            status=OrganizationStatus.DRAFT,
+            created_by_id=requester.id,
+        )
+    )
+    db.add(
+        Organization(
+            kind=OrganizationKind.COMPANY,
+            name="TRANSPORTS DEMANGE",
+            regime="Régime général",
+            siret="38012986600030",
+            urssaf_file_id=attestation("TRANSPORTS DEMANGE"),
+            urssaf_issued_on=issued,
+            address="22 route de Bischwiller",
+            postal_code="67500",
+            city="Haguenau",
+            department_code=department.code,
+            fund_id=fund.id,
+            status=OrganizationStatus.RETURNED,
+            signatory_last_name="DEMANGE",
+            signatory_first_name="Julie",
+            signatory_function="Gérante",
+            created_by_id=requester.id,
+            submitted_at=utcnow() - timedelta(days=6),
+            returned_at=utcnow() - timedelta(days=2),
+            return_comment="Le SIRET ne correspond pas à la raison sociale sur l'attestation "
+            "URSSAF : vérifiez-le et joignez l'attestation de l'établissement de Haguenau.",
+        )
+    )
+    db.flush()
+
+
 def load_demo(db: Session) -> bool:
     """Load the demo once; False if it is already there."""
     load_reference(db)
@@ -607,7 +677,9 @@ DEMO_LOGIN_USES = {
     "CAM00001": "instruire les demandes d'habilitation de MAROSE FORMATION, envoyer des messages",
     "CRF00001": "instruire les demandes d'habilitation de FORMATION GUY, envoyer des messages",
     "INR00001": "gérer le catalogue des dispositifs, envoyer des messages ciblés",
-    "JDE11223": "suivre sa demande de création d'entité (ATELIER PRÉVENTION 68)",
+    "JDE11223": "suivre ses demandes d'entité dans « Mes demandes en cours » : ATELIER "
+    "PRÉVENTION 68 envoyée à la Carsat Alsace-Moselle, TRANSPORTS DEMANGE renvoyée avec un "
+    "commentaire à corriger, BOIS ET CHARPENTES DEMANGE en brouillon à compléter",
     "MAR55504": "animer une session SST niveau 2 de MAROSE FORMATION (son numéro passe la "
     "vérification du formateur)",
 }
