@@ -108,6 +108,13 @@ EXPECTED: dict[str, set[str]] = {
     "entity_users.edit": OWNER,
     "entity_users.change": OWNER,
     "entity_users.remove": OWNER,
+    # "Mon entité": each gestionnaire edits their own entity; the pending change is A's
+    "organizations.edit_admin": {"gestionnaire_a", "gestionnaire_b"},
+    "organizations.request_change": {"gestionnaire_a", "gestionnaire_b"},
+    "organizations.check_admin_field": {"gestionnaire_a", "gestionnaire_b"},
+    "organizations.edit_signatory": {"gestionnaire_a", "gestionnaire_b"},
+    "organizations.edit_listing": {"gestionnaire_a", "gestionnaire_b"},
+    "organizations.withdraw": OWNER,
 }
 
 # routes whose answer to the allowed actors changes the demo: tried last
