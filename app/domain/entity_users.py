@@ -248,6 +248,26 @@ def _grant(db: Session, person_id: int, role: Role, organization_id: int) -> Rol
     return grant
 
 
+def _regrant(db: Session, grant: RoleGrant, role: Role) -> RoleGrant:
+    """The same role row with its new role (its address, and the holder's choice of it in
+    the switcher, stay); a revoked row of that role, kept from before, comes back instead."""
+    revoked = db.exec(
+        select(RoleGrant).where(
+            RoleGrant.person_id == grant.person_id,
+            RoleGrant.role == role,
+            RoleGrant.organization_id == grant.organization_id,
+        )
+    ).first()
+    if revoked is not None:
+        grant.active = False
+        db.add(grant)
+        return _grant(db, grant.person_id, role, grant.organization_id)
+    grant.role = role
+    db.add(grant)
+    db.flush()
+    return grant
+
+
 def _existing_person(
     db: Session, *, email: str, last_name: str, first_name: str, birth_date: date
 ) -> Person | None:
@@ -354,9 +374,7 @@ def change_member(
     if demoted and _active_managers(db, organization_id) <= 1:
         raise DomainError(LAST_MANAGER.format(name=_name(person)), field="role")
     if chosen != before:
-        grant.active = False
-        db.add(grant)
-        grant = _grant(db, person.id, chosen, organization_id)
+        grant = _regrant(db, grant, chosen)
     _set_delegations(db, person.id, organization_id, wanted)
     record_event(
         db,

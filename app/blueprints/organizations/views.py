@@ -167,6 +167,7 @@ def check_admin_field():
     """Live check of the change form: the same rules as the save (the caller swaps the
     field it left)."""
     organization, _ = _mine()
+    _version(request.form)  # the form as the page gives it, like the save
     form = _admin_form(organization, request.form)
     form.validate()
     errors = changes.check_admin_fields(
