@@ -22,6 +22,8 @@ NOT_PAGES = {
     "cert_sessions.download_pdf",
     "cert_sessions.progress",
     "dashboard.counter",
+    "instruction.request_attestation",
+    "instruction.change_attestation",
 }
 # pages whose content depends on the role: seen by every actor who reaches them
 PER_ROLE = {"dashboard.index", "cert_sessions.index", "account.index", "help.index"}
@@ -61,6 +63,9 @@ def _visits(world) -> list[tuple[str, str]]:
         ("gestionnaire_a", f"/sessions/{ids['cert_session:entity']}/stagiaires"),
         ("gestionnaire_a", f"/sessions/{ids['cert_session:closed']}/telechargements"),
         ("gestionnaire_a", f"/sessions/{ids['cert_session:closed']}/historique"),
+        # an entity request and a change as their caisse's instructor sees them: to decide
+        ("instructeur", f"/instruction/entites/{ids['organization:submitted']}"),
+        ("instructeur", f"/instruction/modifications/{ids['organization_change:pending']}"),
     ]
     return visits
 
