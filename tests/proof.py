@@ -66,6 +66,17 @@ SESSION_FOR_ENDPOINT = {
     "cert_sessions.retry_generation": "closed",
 }
 
+# which of the demandeur's requests each of their routes is tried on (the others: the
+# submitted one, which the caisse instructs)
+REQUEST_FOR_ENDPOINT = {
+    "entity_requests.step": "organization:draft",
+    "entity_requests.save": "organization:draft",
+    "entity_requests.confirm_abandon": "organization:draft",
+    "entity_requests.abandon": "organization:draft",
+    "entity_requests.view": "organization:returned",
+    "entity_requests.attestation": "organization:returned",
+}
+
 CSRF_FIELD = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 CSRF_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
@@ -255,6 +266,13 @@ def _name_objects(db: Session, world: World) -> None:
         db.add(submitted)
     db.flush()
     ids["organization_change:pending"] = change.id
+    # the demandeur's own requests besides the submitted one: a draft and one sent back
+    for status, key in (("brouillon", "organization:draft"), ("renvoyee", "organization:returned")):
+        ids[key] = next(
+            o.id
+            for o in orgs.values()
+            if o.status == status and o.created_by_id == ids["person:demandeur"]
+        )
 
 
 ARGUMENTS = {
@@ -266,7 +284,10 @@ ARGUMENTS = {
     "token": lambda world, endpoint: "jeton-inconnu-0123456789abcdef",
     "tab": lambda world, endpoint: "stagiaires",
     "grant_id": lambda world, endpoint: world.ids["grant:membre"],
-    "organization_id": lambda world, endpoint: world.ids["organization:submitted"],
+    "organization_id": lambda world, endpoint: world.ids[
+        REQUEST_FOR_ENDPOINT.get(endpoint, "organization:submitted")
+    ],
+    "step": lambda world, endpoint: 1,
     "change_id": lambda world, endpoint: world.ids["organization_change:pending"],
     "filename": lambda world, endpoint: "css/forprev.css",
     "cert_session_id": lambda world, endpoint: world.ids[

@@ -221,7 +221,7 @@ def test_draft_next_previous_submit_and_the_caisse_is_told(app, db, client_d, de
     )
     assert incomplete.status_code == 422
     assert "Le SIRET doit être renseigné." in text(incomplete)
-    assert "Joignez l&#39;attestation URSSAF (PDF)." in text(incomplete)
+    assert "Joignez l&#39;attestation URSSAF au format PDF." in text(incomplete)
     nxt = post(
         client_d,
         f"/demandes-entite/{org.id}/etape-1",

@@ -83,7 +83,7 @@ def test_activity_number_is_required_for_a_training_organisation_only(db):
     }
     assert check_request_fields(db, company, has_attestation=True, complete=True) == {}
     assert check_request_fields(db, company, complete=True) == {
-        "urssaf_file": "Joignez l'attestation URSSAF (PDF)."
+        "urssaf_file": "Joignez l'attestation URSSAF au format PDF."
     }
     # a draft may be incomplete
     assert check_request_fields(db, RequestFields(name="ACME")) == {}

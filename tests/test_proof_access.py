@@ -115,6 +115,17 @@ EXPECTED: dict[str, set[str]] = {
     "organizations.edit_signatory": {"gestionnaire_a", "gestionnaire_b"},
     "organizations.edit_listing": {"gestionnaire_a", "gestionnaire_b"},
     "organizations.withdraw": OWNER,
+    # "Demande de nouvelle entité" and "Mes demandes en cours": the demandeur's own requests
+    "entity_requests.index": {"demandeur"},
+    "entity_requests.new": {"demandeur"},
+    "entity_requests.create": {"demandeur"},
+    "entity_requests.check_field": {"demandeur"},
+    "entity_requests.step": {"demandeur"},
+    "entity_requests.save": {"demandeur"},
+    "entity_requests.view": {"demandeur"},
+    "entity_requests.attestation": {"demandeur"},
+    "entity_requests.confirm_abandon": {"demandeur"},
+    "entity_requests.abandon": {"demandeur"},
 }
 
 # routes whose answer to the allowed actors changes the demo: tried last

@@ -166,6 +166,13 @@ OTHER_POSTS = [
     ("gestionnaire_a", "/mon-compte/adresse", {"email": "pas-une-adresse"}, 422),
     ("administrateur", "/messages/nouveau", {"title": ""}, 422),
     ("administrateur", "/messages/apercu", {"roles": "formateur"}, 200),
+    ("demandeur", "/demandes-entite/verifier/1", {"siret": "123", "postal_code": "96000"}, 422),
+    (
+        "demandeur",
+        "/demandes-entite/nouvelle",
+        {"name": "X", "siret": "73282932000075", "postal_code": "9740", "kind": "?"},
+        422,
+    ),
 ]
 
 

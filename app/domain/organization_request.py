@@ -22,6 +22,7 @@ from app.domain.caisse_routing import fund_for_postal_code
 from app.domain.errors import ConflictError, DomainError
 from app.domain.notifications import close_tasks, notify
 from app.domain.organization_rules import (
+    REQUIRED_MESSAGES,
     STEP_FIELDS,
     RequestFields,
     caisse_for,
@@ -154,6 +155,9 @@ def save_step(
     errors = _step_errors(
         db, values, step, has_attestation=has_new_file or had_file, complete=complete
     )
+    if step == 1 and not (values.name or "").strip():
+        # a request is listed by its name: even a draft has one
+        errors["name"] = REQUIRED_MESSAGES["name"]
     checked = None
     if has_new_file:
         try:

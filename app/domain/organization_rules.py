@@ -200,7 +200,7 @@ REQUIRED_MESSAGES = {
     "siret": "Le SIRET doit être renseigné.",
     "activity_number": "Le numéro de déclaration d'activité doit être renseigné "
     "pour un organisme de formation.",
-    "urssaf_file": "Joignez l'attestation URSSAF (PDF).",
+    "urssaf_file": "Joignez l'attestation URSSAF au format PDF.",
     "urssaf_issued_on": "La date de l'attestation URSSAF doit être renseignée.",
     "address": "L'adresse doit être renseignée.",
     "postal_code": "Le code postal doit être renseigné.",

@@ -176,9 +176,13 @@ def save(organization_id: int, step: int):
 
 
 def _posted_version(organization) -> int | None:
+    """The version the page was read at; a request not saved yet has none."""
+    posted = request.form.get("version")
     if organization is None:
+        if posted and parse_id(posted) is None:
+            abort(400)  # no version the page gives: a damaged or forged form
         return None
-    version = parse_id(request.form.get("version"))
+    version = parse_id(posted)
     if version is None:
         abort(400)  # no version the page gives: a damaged or forged form
     return version
@@ -275,6 +279,7 @@ def check_field(step: int):
     if step not in STEPS:
         abort(404)
     db = get_db()
+    _posted_version(None)  # the request's own version, if any, is checked by its save
     form = _form(None, formdata=request.form)
     errors = check_request_fields(db, _values(form))
     for name in form.errors:
