@@ -488,3 +488,36 @@ def test_an_accepted_attestation_replaces_the_entitys_and_is_viewable_before(app
     org = db.get(Organization, org.id)
     assert org.urssaf_file_id == new_file.id
     assert org.urssaf_issued_on.date().isoformat() == "2026-10-01"
+
+
+@pytest.mark.skipif(not is_postgres(), reason="SQLite runs one write at a time")
+def test_a_code_taken_while_validating_gives_the_next_one(app, db):
+    """Another transaction holds the next code while the instructor validates: once it
+    commits, the validation takes the code after it instead of failing."""
+    from sqlalchemy import update
+    from sqlmodel import Session
+
+    holder = factories.organization(db, name="DÉJÀ VALIDÉE")
+    org = submitted_request(db)
+    person, grant = instructor(db)
+    db.commit()
+    taken = f"{int(db.exec(select(func.max(Organization.code))).one()) + 1:05d}"
+    client = logged_in(app, person, grant)
+    page = f"/instruction/entites/{org.id}"
+    token = csrf_token(client, page)
+    with Session(app.extensions["forprev_engine"]) as other:
+        other.exec(update(Organization).where(Organization.id == holder.id).values(code=taken))
+        answer = {}
+        thread = threading.Thread(
+            target=lambda: answer.update(
+                r=client.post(f"{page}/valider", data={"csrf_token": token, "version": "1"})
+            )
+        )
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive()  # waiting on the code the other transaction holds
+        other.commit()
+    thread.join(timeout=20)
+    assert answer["r"].status_code == 302
+    db.expire_all()
+    assert db.get(Organization, org.id).code == f"{int(taken) + 1:05d}"
