@@ -150,7 +150,7 @@ SESSION_POSTS = [
     ("gestionnaire_a", "draft", "stagiaires/coller", {"block": "MARTIN;Julie\n;;\nDUPONT"}, 422),
     ("gestionnaire_a", "draft", "stagiaires/coller", {"block": ""}, 422),
     ("gestionnaire_a", "draft", "envoyer", {}, 422),
-    ("gestionnaire_a", "entity", "generer", {"version": "0"}, 409),
+    ("gestionnaire_a", "entity", "generer", {"version": "999999"}, 409),  # stale
     ("formateur", "trainer", "resultats", {"action": "return", "comment": ""}, 422),
     ("formateur", "trainer", "resultats", {"action": "send"}, 422),
 ]
