@@ -110,6 +110,7 @@ def test_switching_roles_changes_menu_and_dashboard(client, auth, three_roles):
         "Mon entité",
         "Habilitations",
         "Sessions de certification",
+        "Utilisateurs",
         "Mon compte",
         "Aide et assistance",
     ]
