@@ -42,8 +42,9 @@ from sqlmodel import Session, select
 
 from app import create_app
 from app.cli import upgrade_database
-from app.models import CertSession, Person, RoleGrant
+from app.models import CertSession, Organization, Person, RoleGrant
 from app.models.cert_sessions import SessionState
+from app.models.organizations import OrganizationStatus
 from app.models.people import Role
 from seeds.demo import DEMO_PASSWORD, load_demo
 from seeds.reference import load_reference
@@ -57,6 +58,7 @@ LOGINS = {
     "SDE24680": "délégataire MAROSE",
     "STE55501": "formateur",
     "CAM00001": "instructeur Carsat",
+    "JDE11223": "demandeur",
     "INR00001": "administrateur",
 }
 
@@ -149,6 +151,15 @@ def grow_around(
                false, :author, now() - (i % 900 || ' days')::interval, now()
         FROM generate_series(1, :requests) AS i,
              (SELECT min(id) AS first FROM organization WHERE name LIKE 'ORGANISME BENCH %') AS o
+        """,
+        # a change waiting for its caisse for one bench organisation in ten
+        """
+        INSERT INTO organizationchange (organization_id, requested_by_id, changes, status,
+            fund_id, version, created_at)
+        SELECT o.id, :author, '{"name": "ORGANISME BENCH MODIFIÉ"}', 'en_attente', o.fund_id, 1,
+               now() - (o.id % 300 || ' days')::interval
+        FROM organization AS o
+        WHERE o.name LIKE 'ORGANISME BENCH %' AND o.id % 10 = 0
         """,
         # 4 tasks per bench trainer, one still open; 2 alerts, one unread
         f"""
@@ -268,6 +279,12 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
     trainer_session = session_of(
         CertSession.trainer_id == people["STE55501"].id, CertSession.state == SessionState.TRAINER
     )
+    requests_of_demandeur = select(Organization.id, Organization.status).where(
+        Organization.created_by_id == people["JDE11223"].id
+    )
+    statuses = {status: org_id for org_id, status in db.exec(requests_of_demandeur)}
+    submitted = statuses[OrganizationStatus.SUBMITTED]
+    returned = statuses[OrganizationStatus.RETURNED]
     pages = [
         ("KPA12345", "tableau de bord", "/"),
         ("KPA12345", "liste des sessions", "/sessions/"),
@@ -303,6 +320,23 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
         ("CAM00001", "tableau de bord", "/"),
         ("CAM00001", "messages ciblés", "/messages/"),
         ("CAM00001", "compteur « à traiter »", "/compteurs"),
+        ("CAM00001", "demandes à instruire", "/instruction/demandes"),
+        (
+            "CAM00001",
+            "demandes à instruire : entités, par département",
+            "/instruction/demandes?type=entite&tri=departement",
+        ),
+        (
+            "CAM00001",
+            "demandes à instruire : modifications, p. 3",
+            "/instruction/demandes?type=modification&page=3",
+        ),
+        ("CAM00001", "demande d'entité (lecture)", f"/instruction/entites/{submitted}"),
+        ("JDE11223", "mes demandes en cours", "/demandes-entite/"),
+        ("JDE11223", "demande renvoyée, étape 1", f"/demandes-entite/{returned}/etape-1"),
+        ("ROM37899", "mon entité", "/entite/"),
+        ("ROM37899", "utilisateurs", "/entite/utilisateurs/"),
+        ("INR00001", "demandes à instruire (toutes caisses)", "/instruction/demandes"),
         ("INR00001", "tableau de bord", "/"),
         ("INR00001", "messages ciblés", "/messages/"),
         ("INR00001", "messages ciblés, page 20", "/messages/?page=20"),
