@@ -22,6 +22,7 @@ NOT_PAGES = {
     "cert_sessions.download_pdf",
     "cert_sessions.progress",
     "dashboard.counter",
+    "entity_requests.attestation",
     "instruction.request_attestation",
     "instruction.change_attestation",
 }
