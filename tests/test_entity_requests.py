@@ -164,6 +164,7 @@ def test_bad_input_is_refused_next_to_its_field_and_nothing_is_stored(
     assert response.status_code == 422
     assert re.search(rf'id="{field}-erreur" role="alert">{re.escape(message)}', text(response))
     assert 'value="3 rue des Lilas"' in text(response)
+    assert "Le fichier choisi n&#39;a pas été gardé" in text(response), "say: choose it again"
     assert mine(db, demandeur) == [] and stored(db) == before
 
 
@@ -183,6 +184,7 @@ def test_refused_attestations_store_nothing(db, client_d, demandeur, data, name,
     assert response.status_code == 422
     assert re.search(rf'id="urssaf_file-erreur" role="alert">{re.escape(message)}', text(response))
     assert 'value="NOTRE ENTREPRISE"' in text(response)
+    assert "Le fichier choisi n&#39;a pas été gardé" not in text(response), "its error says it"
     assert mine(db, demandeur) == [] and stored(db) == before
 
 

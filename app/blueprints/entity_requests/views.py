@@ -98,6 +98,11 @@ def _render(organization, step, status=200, *, form=None, errors=None, **extra):
     form.urssaf_file.description = form.urssaf_file.description.format(
         max_mb=current_app.config["UPLOAD_MAX_MB"]
     )
+    if extra.pop("file_dropped", False):
+        form.urssaf_file.description += (
+            " Le fichier choisi n'a pas été gardé, la page n'étant pas enregistrée : "
+            "choisissez-le à nouveau."
+        )
     context = {
         "org": organization,
         "step": step,
@@ -214,7 +219,11 @@ def _save(organization: Organization | None, step: int):
     except DomainError as exc:
         return _render(organization, step, 422, form=form, error=exc.message)
     if result.errors:
-        return _render(organization, step, 422, form=form, errors=result.errors)
+        sent = request.files.get("urssaf_file")
+        dropped = bool(sent and sent.filename) and "urssaf_file" not in result.errors
+        return _render(
+            organization, step, 422, form=form, errors=result.errors, file_dropped=dropped
+        )
     organization = result.organization
     if action == "soumettre":
         try:
