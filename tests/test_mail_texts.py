@@ -6,6 +6,7 @@ from sqlmodel import select
 
 from app.domain.accounts import create_admin
 from app.domain.certificate_issue import issue_certificates
+from app.domain.mail import mail_if_opted_in
 from app.models import OutboxEmail
 from app.models.people import Role
 from jobs.mail import deliver_outbox
@@ -52,3 +53,27 @@ def test_the_account_created_mail_says_which_certificate_made_it(app, db, smtp_s
     admin = mails["admin@exemple.fr"].get_body(("plain",)).get_content()
     assert "Un compte Forprev a été créé pour vous." in admin
     assert "Vous avez obtenu" not in admin
+
+
+def test_a_notification_quoting_a_long_comment_has_a_short_subject_and_the_whole_text(
+    app, db, smtp_server
+):
+    """A refusal quoting a 250-character comment made a subject longer than the outbox
+    column (a 500 on PostgreSQL): the subject is cut at a word, the body keeps it all."""
+    person = factories.person(db, email="karine@exemple.fr")
+    person.notify_notifications = True
+    db.commit()
+    comment = " ".join(["justificatif"] * 20)  # 259 characters
+    message = f"La modification des données de MAROSE FORMATION est refusée : {comment}"
+    with app.app_context():
+        assert mail_if_opted_in(
+            db, person, category="notification", message=message, link="/entite/"
+        )
+        db.commit()
+        app.config["SMTP_PORT"] = smtp_server.port
+        assert deliver_outbox() == {"sent": 1, "failed": 0}
+    subject = str(smtp_server.messages[0]["Subject"])
+    assert len(subject) <= 150 and subject.endswith("justificatif…")
+    assert subject.startswith("Forprev : La modification des données de MAROSE FORMATION")
+    body = smtp_server.messages[0].get_body(("plain",)).get_content()
+    assert comment in " ".join(body.split())

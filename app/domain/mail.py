@@ -13,6 +13,19 @@ from app.models import OutboxEmail, Person
 OPT_IN = {"alert": "notify_alerts", "notification": "notify_notifications"}
 
 
+SUBJECT_MAX = 150  # a subject is read in a list of mails; the whole text is in the body
+
+
+def short_subject(subject: str) -> str:
+    """`subject` cut at a word before SUBJECT_MAX characters, with "…" when cut (a message
+    quoting a long comment made a subject the outbox column could not hold)."""
+    subject = " ".join(subject.split())
+    if len(subject) <= SUBJECT_MAX:
+        return subject
+    cut = subject[: SUBJECT_MAX - 1].rsplit(" ", 1)[0].rstrip(" :,;.")
+    return cut + "…"
+
+
 def queue_email(
     db: Session,
     *,
@@ -26,6 +39,7 @@ def queue_email(
     """Render `emails/<template>.txt` and `.html` and write the outbox row.
 
     Nothing is sent until the caller commits; then a worker is asked to deliver it."""
+    subject = short_subject(subject)
     base = {"base_url": current_app.config["BASE_URL"], "subject": subject}
     text = render_template(f"emails/{template}.txt", **base, **context)
     html = render_template(f"emails/{template}.html", **base, **context)
