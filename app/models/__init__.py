@@ -13,7 +13,7 @@ from app.models.audit import AuditEvent, StatCounter  # noqa: F401
 from app.models.cert_sessions import CertSession, SessionState, Trainee  # noqa: F401
 from app.models.certificates import Bundle, Certificate, NumberSequence  # noqa: F401
 from app.models.files import StoredFile, StoredFileChunk  # noqa: F401
-from app.models.help import ContactRequest, FaqEntry  # noqa: F401
+from app.models.help import ContactRequest, FaqEntry, Manual  # noqa: F401
 from app.models.messaging import (  # noqa: F401
     Alert,
     MessageReceipt,
