@@ -27,6 +27,7 @@ from app.domain.certificate_issue import archive_names, certificate_views, issue
 from app.domain.certificate_pdf import render_pdf
 from app.domain.notifications import grant_for, notify
 from app.domain.pdf_concat import PdfConcatenator
+from app.domain.statistics import count_session
 from app.domain.storage import get_storage
 from app.models import Bundle, CertSession
 from app.models.cert_sessions import SessionState
@@ -75,6 +76,8 @@ def generate_certificates(cert_session_id: int) -> dict:
         db.add(bundle)
         db.commit()
         try:
+            # sessions closed before they were counted at closing: counted once, here
+            count_session(db, cert_session)
             certificates = issue_certificates(db, cert_session)
             bundle.total = len(certificates)
             db.add(bundle)

@@ -13,7 +13,16 @@ from flask_login import current_user
 from sqlalchemy import and_, bindparam, false, or_, true
 from sqlmodel import Session, select
 
-from app.models import Accreditation, CertSession, Delegation, Fund, Organization, RoleGrant
+from app.models import (
+    Accreditation,
+    CertSession,
+    Delegation,
+    Department,
+    Fund,
+    Organization,
+    RoleGrant,
+    StatCounter,
+)
 from app.models.people import ROLE_LABELS, Role
 
 # order of roles in the switcher; the first is active after login
@@ -68,6 +77,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "organization.edit": frozenset({Role.GESTIONNAIRE}),
     # "Demande de nouvelle entité" and "Mes demandes en cours" (SPEC §4)
     "entity_request.manage": frozenset({Role.DEMANDEUR}),
+    # "Statistiques": national, the caisse's region, the entity (statistics_scope)
+    "statistics.view": frozenset({Role.GESTIONNAIRE, Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
 }
 
 
@@ -191,4 +202,19 @@ def instruction_scope(role: ActiveRole, fund_column):
         return fund_column == role.fund_id
     if role.role == Role.ADMINISTRATEUR:
         return true()
+    return false()
+
+
+def statistics_scope(role: ActiveRole):
+    """The anonymous counters the active role may read: every one for an administrator,
+    those of their caisse's departments for an instructor, their entity's for a
+    gestionnaire (counted under its id, nothing personal)."""
+    if role.role == Role.ADMINISTRATEUR:
+        return true()
+    if role.role == Role.INSTRUCTEUR and role.fund_id is not None:
+        return StatCounter.department_code.in_(
+            select(Department.code).where(Department.fund_id == role.fund_id)
+        )
+    if role.role == Role.GESTIONNAIRE and role.organization_id is not None:
+        return StatCounter.organization_id == role.organization_id
     return false()

@@ -35,6 +35,7 @@ from app.domain.cert_session_rules import (
 )
 from app.domain.errors import ConflictError, DomainError
 from app.domain.notifications import close_links_to, close_tasks, grant_for, notify
+from app.domain.statistics import count_session
 from app.domain.trainees import TraineeInput, check_trainee, duplicate_of, trainees_of
 from app.domain.trainer_check import check_trainer
 from app.models import Accreditation, AuditEvent, CertSession, Person, SchemeLevel, Trainee
@@ -523,6 +524,7 @@ def generate(db: Session, role: ActiveRole, cert_session: CertSession, version: 
         data={"successes": successes},
     )
     close_tasks(db, "cert_session", cert_session.id)
+    count_session(db, cert_session)
     start_certificate_job(db, cert_session.id)
     return successes
 

@@ -26,18 +26,36 @@ class AuditEvent(SQLModel, table=True):
 
 
 class StatCounter(SQLModel, table=True):
-    """Anonymous counts of certified trainees, kept when session data is purged."""
+    """Anonymous counts of trainees certified and failed, and of sessions, per month of the
+    session's end, place (department), dispositif, level, initial/MAC and entity. Fed once
+    per session when it is closed (`CertSession.counted_at` marks it) and kept when the
+    session's data is purged: the statistics are read from here only."""
 
     __table_args__ = (
-        UniqueConstraint("year", "department_code", "scheme_code", "level", "is_refresher"),
+        UniqueConstraint(
+            "year",
+            "month",
+            "department_code",
+            "scheme_code",
+            "level",
+            "is_refresher",
+            "organization_id",
+            name="uq_statcounter_key",
+        ),
         KEEP_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
     year: int = Field(index=True)
+    # 1–12; 0 for the counts kept before months were counted
+    month: int = 0
     department_code: str = Field(max_length=3)
     scheme_code: str = Field(max_length=30)
     level: int
     is_refresher: bool = False
+    # the entity that held the sessions (no foreign key: the count outlives the entity);
+    # 0 for the counts kept before entities were counted
+    organization_id: int = Field(default=0, index=True)
     successes: int = 0
     failures: int = 0
+    sessions: int = 0

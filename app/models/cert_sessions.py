@@ -59,6 +59,8 @@ class CertSession(SQLModel, table=True):
     closed_at: datetime | None = None
     downloaded_at: datetime | None = None
     purge_after: date | None = Field(default=None, index=True)
+    # when its trainees went into the anonymous statistics (once per session)
+    counted_at: datetime | None = None
 
 
 class Trainee(SQLModel, table=True):
