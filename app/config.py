@@ -177,6 +177,13 @@ SETTINGS = [
         int,
         "Largest file a user may send, in MB (a larger request is refused before it is read).",
     ),
+    Setting(
+        "FORPREV_CONTACT_RETENTION_DAYS",
+        "CONTACT_RETENTION_DAYS",
+        365,
+        int,
+        "Days a contact request to the support is kept before the daily purge deletes it.",
+    ),
 ]
 
 

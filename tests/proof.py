@@ -17,12 +17,14 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from app.clock import utcnow
+from app.domain.contact_requests import give_reference
 from app.domain.storage import get_storage
 from app.domain.targeted_messages import Audience, send_message
 from app.models import (
     Alert,
     Certificate,
     CertSession,
+    ContactRequest,
     Delegation,
     Organization,
     OrganizationChange,
@@ -274,9 +276,21 @@ def _name_objects(db: Session, world: World) -> None:
             if o.status == status and o.created_by_id == ids["person:demandeur"]
         )
 
+    # "Demandes d'assistance": an open request the demandeur sent to the support
+    contact_request = ContactRequest(
+        person_id=ids["person:demandeur"],
+        email=db.get(Person, ids["person:demandeur"]).email,
+        subject="Mon entité",
+        message="Où en est ma demande de nouvelle entité ?",
+    )
+    give_reference(db, contact_request)
+    ids["contact_request"] = contact_request.id
+    world.secrets += [contact_request.message]
+
 
 ARGUMENTS = {
     "alert_id": lambda world, endpoint: world.ids["alert"],
+    "contact_request_id": lambda world, endpoint: world.ids["contact_request"],
     "message_id": lambda world, endpoint: world.ids["message"],
     "certificate_id": lambda world, endpoint: world.ids["certificate"],
     "trainee_id": lambda world, endpoint: world.ids["trainee"],

@@ -126,6 +126,13 @@ EXPECTED: dict[str, set[str]] = {
     "entity_requests.attestation": {"demandeur"},
     "entity_requests.confirm_abandon": {"demandeur"},
     "entity_requests.abandon": {"demandeur"},
+    # the contact form is for everyone; "Demandes d'assistance" for the support
+    # (administrators), the open request also for the demandeur who sent it
+    "help.contact": EVERYONE,
+    "help.requests": {"administrateur"},
+    "help.request_detail": {"administrateur", "demandeur"},
+    "help.answer_request": {"administrateur"},
+    "help.close_request": {"administrateur"},
 }
 
 # routes whose answer to the allowed actors changes the demo: tried last

@@ -77,6 +77,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "organization.edit": frozenset({Role.GESTIONNAIRE}),
     # "Demande de nouvelle entité" and "Mes demandes en cours" (SPEC §4)
     "entity_request.manage": frozenset({Role.DEMANDEUR}),
+    # "Demandes d'assistance": the administrators are the support team
+    "contact_request.manage": frozenset({Role.ADMINISTRATEUR}),
     # "Statistiques": national, the caisse's region, the entity (statistics_scope)
     "statistics.view": frozenset({Role.GESTIONNAIRE, Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
 }
