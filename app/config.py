@@ -178,6 +178,13 @@ SETTINGS = [
         "Largest file a user may send, in MB (a larger request is refused before it is read).",
     ),
     Setting(
+        "FORPREV_PUBLIC_LIST_CACHE_SECONDS",
+        "PUBLIC_LIST_CACHE_SECONDS",
+        60,
+        int,
+        "Seconds a page of the public list of accredited organisations is kept in Redis.",
+    ),
+    Setting(
         "FORPREV_CONTACT_RETENTION_DAYS",
         "CONTACT_RETENTION_DAYS",
         365,

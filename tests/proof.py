@@ -165,6 +165,10 @@ def _name_objects(db: Session, world: World) -> None:
         ids[f"grant:{actor}"] = db.exec(query).first().id
 
     marose = orgs["MAROSE FORMATION"]
+    ids["organization:marose"] = marose.id
+    # "Organismes habilités": entity A chose to be listed, with an e-mail to reach it
+    marose.public_listing, marose.public_email = True, "contact@marose-formation.fr"
+    db.add(marose)
     owner = ids["person:gestionnaire_a"]
     trainer = ids["person:formateur"]
     sessions = db.exec(

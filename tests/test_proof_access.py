@@ -37,6 +37,7 @@ EXPECTED: dict[str, set[str]] = {
     "help.index": EVERYONE,
     "account.terms": EVERYONE,
     "public.verify": EVERYONE,
+    "public.organizations": EVERYONE,  # "Organismes habilités"
     "auth.login": EVERYONE,
     "account.signup": EVERYONE,
     "account.forgot_password": EVERYONE,

@@ -13,6 +13,7 @@ from app.blueprints.organizations.forms import (
     WithdrawForm,
 )
 from app.domain import organization_changes as changes
+from app.domain import public_list
 from app.domain.access import can, organization_scope, require
 from app.domain.errors import ConflictError, DomainError
 from app.domain.organization_rules import RequestFields, caisse_for
@@ -283,6 +284,7 @@ def edit_listing():
             status, error = (409 if isinstance(exc, ConflictError) else 422), exc.message
         else:
             db.commit()
+            public_list.forget()  # the public list shows the change at once
             flash("Les informations de diffusion sont enregistrées.")
             return redirect(url_for("organizations.mine"))
     return render_template(

@@ -1,14 +1,20 @@
-"""Public pages, no login: the certificate verification reached by the QR code.
+"""Public pages, no login: the certificate verification reached by the QR code, and the
+list of accredited training organisations ("Organismes habilités").
 
-The page shows only the initials, the birth year and the validity; a wrong or made-up
-code gets the same "unknown" page (codes are 32 random characters: nothing to guess)."""
+The verification shows only the initials, the birth year and the validity; a wrong or
+made-up code gets the same "unknown" page (codes are 32 random characters: nothing to
+guess). The list shows only what each organisation chose to publish
+(app/domain/public_list.py)."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from sqlmodel import select
 
 from app.clock import today
+from app.domain import public_list
 from app.extensions import get_db
 from app.models import Certificate, CertificateModel, Scheme, SchemeLevel
+from app.pagination import requested_page
+from app.web import render_page_or_fragment
 
 bp = Blueprint("public", __name__)
 
@@ -39,4 +45,18 @@ def verify(code: str):
         level=level,
         scheme=scheme,
         valid=certificate.valid_until >= today(),
+    )
+
+
+@bp.get("/organismes-habilites")
+def organizations():
+    db = get_db()
+    offered = public_list.choices(db)
+    filters = public_list.parse_filters(request.args, offered)
+    return render_page_or_fragment(
+        "public/organizations.html",
+        "public/_organizations.html",
+        listing=public_list.listing(db, filters, requested_page()),
+        filters=filters,
+        offered=offered,
     )
