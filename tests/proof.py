@@ -66,6 +66,7 @@ SESSION_FOR_ENDPOINT = {
     "cert_sessions.progress": "closed",
     "cert_sessions.mark_downloaded": "closed",
     "cert_sessions.retry_generation": "closed",
+    "exports.passport": "closed",
 }
 
 # which of the demandeur's requests each of their routes is tried on (the others: the
@@ -77,6 +78,9 @@ REQUEST_FOR_ENDPOINT = {
     "entity_requests.abandon": "organization:draft",
     "entity_requests.view": "organization:returned",
     "entity_requests.attestation": "organization:returned",
+    # the CSV exports of entity A's activity
+    "exports.activity": "organization:marose",
+    "exports.activity_by_scheme": "organization:marose",
 }
 
 CSRF_FIELD = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')

@@ -101,6 +101,10 @@ EXPECTED: dict[str, set[str]] = {
     "cert_sessions.download_pdf": OWNER,
     "cert_sessions.mark_downloaded": OWNER,
     "cert_sessions.retry_generation": OWNER,
+    # CSV exports: entity A's activity for its gestionnaire, the closed session's trainees
+    "exports.activity": OWNER,
+    "exports.activity_by_scheme": OWNER,
+    "exports.passport": OWNER,
     # the session in its trainer's hands
     "cert_sessions.trainer_results": {"formateur"},
     # "Utilisateurs" of entity A, and one of its délégataires (not an actor)

@@ -10,6 +10,7 @@ def register_blueprints(app) -> None:
     from app.blueprints.dashboard.views import bp as dashboard
     from app.blueprints.entity_requests.views import bp as entity_requests
     from app.blueprints.entity_users.views import bp as entity_users
+    from app.blueprints.exports.views import bp as exports
     from app.blueprints.help.views import bp as help_bp
     from app.blueprints.instruction.views import bp as instruction
     from app.blueprints.messages.views import bp as messages
@@ -30,6 +31,7 @@ def register_blueprints(app) -> None:
         catalogue,
         messages,
         public,
+        exports,
     ):
         app.register_blueprint(blueprint)
     if app.config["ENV"] == "development":

@@ -77,6 +77,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "organization.edit": frozenset({Role.GESTIONNAIRE}),
     # "Demande de nouvelle entité" and "Mes demandes en cours" (SPEC §4)
     "entity_request.manage": frozenset({Role.DEMANDEUR}),
+    # CSV exports: the entity's activity (gestionnaire), a closed session's certified
+    # trainees for the "Passeport de prévention" (whoever sees the session, cert_session_scope)
+    "export.activity": frozenset({Role.GESTIONNAIRE}),
+    "export.passport": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
     # "Demandes d'assistance": the administrators are the support team
     "contact_request.manage": frozenset({Role.ADMINISTRATEUR}),
     # "Statistiques": national, the caisse's region, the entity (statistics_scope)
