@@ -115,6 +115,7 @@ MENU = [
     MenuEntry("Demandes à instruire", "instruction.requests", "instruction.view"),
     MenuEntry("Catalogue des dispositifs", "catalogue.index", "catalogue.view"),
     MenuEntry("Messages ciblés", "messages.index", "message.send"),
+    MenuEntry("Statistiques", "stats.index", "statistics.view"),
     MenuEntry("Demandes d'assistance", "help.requests", "contact_request.manage"),
     MenuEntry("Mes certificats", "account.my_certificates", "certificate.mine"),
     MenuEntry("Mon compte", "account.index", "account.view"),

@@ -30,6 +30,7 @@ from app.models import (
     OrganizationChange,
     Person,
     RoleGrant,
+    StatCounter,
     Trainee,
 )
 from app.models.cert_sessions import SessionState
@@ -295,6 +296,26 @@ def _name_objects(db: Session, world: World) -> None:
     ids["contact_request"] = contact_request.id
     world.secrets += [contact_request.message]
 
+    # "Statistiques": anonymous counts of earlier years, entity A's and another caisse's
+    for year, month, department, org_id, successes, failures in (
+        (2024, 6, "67", marose.id, 14, 2),
+        (2025, 3, "67", marose.id, 9, 1),
+        (2025, 9, "75", 0, 11, 4),
+    ):
+        db.add(
+            StatCounter(
+                year=year,
+                month=month,
+                department_code=department,
+                scheme_code="SST",
+                level=1,
+                organization_id=org_id,
+                successes=successes,
+                failures=failures,
+                sessions=1,
+            )
+        )
+
 
 ARGUMENTS = {
     "alert_id": lambda world, endpoint: world.ids["alert"],
@@ -312,6 +333,7 @@ ARGUMENTS = {
     "step": lambda world, endpoint: 1,
     "change_id": lambda world, endpoint: world.ids["organization_change:pending"],
     "filename": lambda world, endpoint: "css/forprev.css",
+    "slug": lambda world, endpoint: "annees",
     "cert_session_id": lambda world, endpoint: world.ids[
         "cert_session:" + SESSION_FOR_ENDPOINT.get(endpoint, "draft")
     ],

@@ -138,6 +138,21 @@ EXPECTED: dict[str, set[str]] = {
     "help.request_detail": {"administrateur", "demandeur"},
     "help.answer_request": {"administrateur"},
     "help.close_request": {"administrateur"},
+    # "Statistiques": national, the instructor's caisse, the gestionnaire's entity
+    "stats.index": {
+        "gestionnaire_a",
+        "gestionnaire_b",
+        "instructeur",
+        "instructeur_autre",
+        "administrateur",
+    },
+    "stats.figure_csv": {
+        "gestionnaire_a",
+        "gestionnaire_b",
+        "instructeur",
+        "instructeur_autre",
+        "administrateur",
+    },
 }
 
 # routes whose answer to the allowed actors changes the demo: tried last

@@ -16,6 +16,7 @@ def register_blueprints(app) -> None:
     from app.blueprints.messages.views import bp as messages
     from app.blueprints.organizations.views import bp as organizations
     from app.blueprints.public.views import bp as public
+    from app.blueprints.stats.views import bp as stats
 
     for blueprint in (
         auth,
@@ -31,6 +32,7 @@ def register_blueprints(app) -> None:
         catalogue,
         messages,
         public,
+        stats,
         exports,
     ):
         app.register_blueprint(blueprint)

@@ -133,7 +133,7 @@ class StatFilters:
             "annee_fin": self.end_year,
             "dispositif": self.scheme,
             "niveau": self.level,
-            "caisse": self.fund_id,
+            "region": self.fund_id,
         }
         return {k: v for k, v in values.items() if v not in (None, "")}
 
@@ -166,7 +166,7 @@ def parse_filters(db: Session, role: ActiveRole, args) -> StatFilters:
     if raw_level and level not in LEVELS:
         ignored.append(f"Le niveau « {raw_level[:10]} » n'existe pas : filtre ignoré.")
         level = None
-    raw_fund = (args.get("caisse") or "").strip()
+    raw_fund = (args.get("region") or "").strip()
     fund_id = parse_id(raw_fund) if raw_fund else None
     if raw_fund:
         if role.role != Role.ADMINISTRATEUR:
