@@ -22,7 +22,6 @@ from app.models import (
     CertSession,
     Delegation,
     Equipment,
-    FaqEntry,
     Fund,
     Organization,
     Person,
@@ -534,40 +533,6 @@ class _Demo:
         )
         self.closed_session = closed
 
-        self.db.add_all(
-            [
-                FaqEntry(
-                    module="compte",
-                    position=1,
-                    question="J'ai oublié mon mot de passe.",
-                    answer="Sur la page de connexion, choisissez « Mot de passe oublié » et "
-                    "saisissez votre e-mail ou votre numéro Forprev. Le lien reçu est "
-                    "valable 72 heures.",
-                ),
-                FaqEntry(
-                    module="compte",
-                    position=2,
-                    question="Comment changer de rôle ?",
-                    answer="Si vous avez plusieurs rôles, choisissez-le dans la liste en haut "
-                    "à droite, à côté de « Déconnexion », puis « Changer ». Le menu et "
-                    "le tableau de bord suivent le rôle choisi.",
-                ),
-                FaqEntry(
-                    module="certification",
-                    position=1,
-                    question="Quand puis-je déclarer une session de certification ?",
-                    answer="Une session peut être saisie de trois mois avant à un mois après "
-                    "sa date de fin, si l'habilitation est valide à cette date.",
-                ),
-                FaqEntry(
-                    module="certification",
-                    position=2,
-                    question="Combien de temps les certificats sont-ils téléchargeables ?",
-                    answer="Pendant 15 jours à compter de leur génération ; ensuite la session "
-                    "et les données des stagiaires sont supprimées.",
-                ),
-            ]
-        )
         self.db.flush()
 
 

@@ -1,4 +1,5 @@
-"""Reference data of REFERENCE.md §1–§3, loaded idempotently (`flask seed reference`).
+"""Reference data of REFERENCE.md §1–§3 and the help content (seeds/help_content.py),
+loaded idempotently (`flask seed reference`).
 
 Running it again updates names and rules in place and adds what is missing; it never
 deletes, so an administrator's later additions stay.
@@ -7,6 +8,7 @@ deletes, so an administrator's later additions stay.
 from sqlmodel import Session, select
 
 from app.models import CertificateModel, Department, Fund, Scheme, SchemeLevel
+from seeds.help_content import load_help_content
 
 FUNDS = [
     ("ALSACE-MOSELLE", "Carsat Alsace-Moselle", "57 67 68"),
@@ -130,8 +132,11 @@ def load_reference(db: Session) -> dict:
             {"scheme_level_id": levels[(code, level)].id, "name": name},
             {"validity_months": months},
         )
+    help_added = load_help_content(db)
     return {
         "caisses": len(FUNDS),
         "dispositifs": len(SCHEMES),
         "certificats": len(CERTIFICATE_MODELS),
+        "questions de FAQ ajoutées": help_added["questions"],
+        "manuels ajoutés": help_added["manuels"],
     }

@@ -85,6 +85,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "contact_request.manage": frozenset({Role.ADMINISTRATEUR}),
     # "Statistiques": national, the caisse's region, the entity (statistics_scope)
     "statistics.view": frozenset({Role.GESTIONNAIRE, Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
+    # the FAQ and the manuals of "Aide et assistance": written by the administrators
+    "help.edit": frozenset({Role.ADMINISTRATEUR}),
 }
 
 
