@@ -291,7 +291,7 @@ def test_the_page_for_each_role_its_svg_its_tables_and_csv(app, db, population, 
         ("67", ["3", "1"]),
         ("68", ["2", "0"]),
     ]
-    assert 'viewBox="0 0 480' in svg and 'width="100%"' in svg
+    assert 'viewBox="0 0 400' in svg and 'width="100%"' in svg
     assert "<caption>Stagiaires par département</caption>" in table
     assert "75" not in [label for label, _ in rows]
     link = "/statistiques/departements.csv?dispositif=SST"
