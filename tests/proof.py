@@ -26,6 +26,7 @@ from app.models import (
     CertSession,
     ContactRequest,
     Delegation,
+    FaqEntry,
     Organization,
     OrganizationChange,
     Person,
@@ -296,6 +297,10 @@ def _name_objects(db: Session, world: World) -> None:
     ids["contact_request"] = contact_request.id
     world.secrets += [contact_request.message]
 
+    # "Aide et assistance": a question of the FAQ the reference seed ships, one the
+    # administrators' routes edit, move and delete
+    ids["faq_entry"] = db.exec(select(FaqEntry.id).order_by(FaqEntry.id)).first()
+
     # "Statistiques": anonymous counts of earlier years, entity A's and another caisse's
     for year, month, department, org_id, successes, failures in (
         (2024, 6, "67", marose.id, 14, 2),
@@ -320,6 +325,8 @@ def _name_objects(db: Session, world: World) -> None:
 ARGUMENTS = {
     "alert_id": lambda world, endpoint: world.ids["alert"],
     "contact_request_id": lambda world, endpoint: world.ids["contact_request"],
+    "entry_id": lambda world, endpoint: world.ids["faq_entry"],
+    "role": lambda world, endpoint: "gestionnaire",  # a manual's role
     "message_id": lambda world, endpoint: world.ids["message"],
     "certificate_id": lambda world, endpoint: world.ids["certificate"],
     "trainee_id": lambda world, endpoint: world.ids["trainee"],

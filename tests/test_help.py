@@ -200,6 +200,7 @@ def test_the_role_in_use_has_its_manual_first(db, client, login_as):
     page = client.get("/aide/").get_data(as_text=True)
     assert re.findall(r'href="/aide/manuel/(\w+)"', page)[0] == "formateur"
     assert "Votre rôle actuel" in page
+    assert '<span class="role-single">Formateur</span>' in page  # the header is intact
 
     manual = client.get("/aide/manuel/formateur").get_data(as_text=True)
     assert '<h1 id="manuel-titre">Manuel du formateur</h1>' in manual

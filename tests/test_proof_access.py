@@ -138,6 +138,14 @@ EXPECTED: dict[str, set[str]] = {
     "help.request_detail": {"administrateur", "demandeur"},
     "help.answer_request": {"administrateur"},
     "help.close_request": {"administrateur"},
+    # a role's manual is public like the FAQ; the administrators write both
+    "help.manual": EVERYONE,
+    "help.manage": {"administrateur"},
+    "help.new_faq": {"administrateur"},
+    "help.edit_faq": {"administrateur"},
+    "help.move_faq": {"administrateur"},
+    "help.delete_faq": {"administrateur"},
+    "help.edit_manual": {"administrateur"},
     # "Statistiques": national, the instructor's caisse, the gestionnaire's entity
     "stats.index": {
         "gestionnaire_a",
@@ -156,7 +164,13 @@ EXPECTED: dict[str, set[str]] = {
 }
 
 # routes whose answer to the allowed actors changes the demo: tried last
-LAST = ["cert_sessions.delete", "entity_users.remove", "auth.switch", "auth.logout"]
+LAST = [
+    "cert_sessions.delete",
+    "entity_users.remove",
+    "help.delete_faq",
+    "auth.switch",
+    "auth.logout",
+]
 
 
 def _all_routes():

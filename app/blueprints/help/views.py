@@ -42,7 +42,7 @@ def index():
         faq=faq,
         manuals=help_content.manuals_for(db, _active_role()),
         role_label=help_content.role_label,
-        active_role=_active_role(),
+        role_in_use=_active_role(),
         can_edit=can(g.get("active_role"), "help.edit"),
         contact_url=contact_url(),
     )
@@ -76,7 +76,7 @@ def manage():
         "help/manage.html",
         faq=help_content.search_faq(db),
         manuals={m.role: m for m in help_content.manuals_for(db, None)},
-        roles=MANUAL_ROLES,
+        manual_roles=MANUAL_ROLES,
         role_label=help_content.role_label,
     )
 
