@@ -160,6 +160,13 @@ OTHER_POSTS = [
     ("anonyme", "/connexion", {"identifier": "inconnu", "password": "faux"}, 422),
     ("anonyme", "/creer-un-compte", {"email": "pas-une-adresse"}, 422),
     ("anonyme", "/mot-de-passe-oublie", {"identifier": ""}, 422),
+    ("anonyme", "/aide/contact", {"subject": "Autre", "message": ""}, 422),
+    (
+        "formateur",
+        "/aide/contact",
+        {"subject": "Autre", "email": "s@exemple.fr", "message": "?"},
+        200,
+    ),
     ("anonyme", "/mot-de-passe-oublie", {"identifier": "JDE11223"}, 200),
     ("anonyme", "/mot-de-passe/regles?champ=password", {"password": "court"}, 200),
     ("gestionnaire_a", "/mon-compte/mot-de-passe", {"password": "court"}, 422),
