@@ -227,6 +227,26 @@ def grow_around(
                  (SELECT min(id) AS first FROM targetedmessage) AS m
         ) AS r JOIN targetedmessage t ON t.id = r.message
         """,
+        # "Statistiques": 10 years of anonymous counts, 6 months a year, for every entity
+        # (in its department, 3 of the dispositifs-levels), under the entity and among all
+        # entities (0)
+        """
+        INSERT INTO statcounter (year, month, department_code, scheme_code, level,
+            is_refresher, organization_id, successes, failures, sessions)
+        SELECT extract(year FROM current_date)::int - y, m,
+               d.codes[1 + o.id % array_length(d.codes, 1)],
+               l.codes[1 + (o.id + m % 3) % array_length(l.codes, 1)],
+               l.levels[1 + (o.id + m % 3) % array_length(l.codes, 1)],
+               (o.id + m) % 3 = 0, e.entity, 8 + (o.id + m) % 5, (o.id + y) % 3, 1
+        FROM organization AS o, generate_series(0, 9) AS y, generate_series(1, 12, 2) AS m,
+             (VALUES (0), (1)) AS k(own),
+             LATERAL (SELECT CASE WHEN k.own = 1 THEN o.id ELSE 0 END AS entity) AS e,
+             (SELECT array_agg(code ORDER BY code) AS codes FROM department) AS d,
+             (SELECT array_agg(s.code ORDER BY l.id) AS codes,
+                     array_agg(l.level ORDER BY l.id) AS levels
+              FROM schemelevel AS l JOIN scheme AS s ON s.id = l.scheme_id) AS l
+        ON CONFLICT DO NOTHING
+        """,
     ]
     params = {
         "first_session": first_bench_session,
@@ -378,6 +398,16 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
         ),
         ("KPA12345", "organismes habilités : nom", "/organismes-habilites?nom=formation"),
         ("KPA12345", "organismes habilités, page 30", "/organismes-habilites?page=30"),
+        # "Statistiques": national, a caisse's region, an entity; one table as CSV
+        ("INR00001", "statistiques (national)", "/statistiques"),
+        (
+            "INR00001",
+            "statistiques : SST depuis 2020",
+            "/statistiques?dispositif=SST&annee_debut=2020",
+        ),
+        ("INR00001", "statistiques, CSV par département", "/statistiques/departements.csv"),
+        ("CAM00001", "statistiques (sa caisse)", "/statistiques"),
+        ("KPA12345", "statistiques (son entité)", "/statistiques"),
     ]
     return pages, guy_session
 

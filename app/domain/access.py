@@ -214,14 +214,19 @@ def instruction_scope(role: ActiveRole, fund_column):
 
 
 def statistics_scope(role: ActiveRole):
-    """The anonymous counters the active role may read: every one for an administrator,
-    those of their caisse's departments for an instructor, their entity's for a
-    gestionnaire (counted under its id, nothing personal)."""
+    """The anonymous counters the active role may read: those of all entities together
+    (app/domain/statistics.py) for an administrator, of their caisse's departments for an
+    instructor; their entity's own for a gestionnaire (counted under its id, nothing
+    personal)."""
+    every_entity = StatCounter.organization_id == 0  # the counts of all entities together
     if role.role == Role.ADMINISTRATEUR:
-        return true()
+        return every_entity
     if role.role == Role.INSTRUCTEUR and role.fund_id is not None:
-        return StatCounter.department_code.in_(
-            select(Department.code).where(Department.fund_id == role.fund_id)
+        return and_(
+            every_entity,
+            StatCounter.department_code.in_(
+                select(Department.code).where(Department.fund_id == role.fund_id)
+            ),
         )
     if role.role == Role.GESTIONNAIRE and role.organization_id is not None:
         return StatCounter.organization_id == role.organization_id

@@ -2,7 +2,9 @@
 anonymous counters (`StatCounter`) — never from sessions or trainees, which the purge
 deletes — so the figures stay the same before and after every purge.
 
-A session is counted once, when it is closed: `count_session` marks it (`counted_at`)
+A session is counted twice over — in its entity's counter and in the counter of all
+entities (organization_id 0) that national and regional figures read —, once, when it is
+closed: `count_session` marks it (`counted_at`)
 in the same UPDATE that proves nobody counted it before, so the closing flow, the
 certificate job run twice and the purge never count it twice. Each role reads its scope
 (`access.statistics_scope`): national, its caisse's departments, its entity.
@@ -37,6 +39,7 @@ from app.models.people import Role
 FIRST_YEAR = 2000
 LEVELS = (1, 2, 3)
 NOT_GIVEN = "Non renseigné"
+ALL_ENTITIES = 0  # StatCounter.organization_id of the counts of every entity together
 
 
 # --- counting ---------------------------------------------------------------------------
@@ -79,13 +82,15 @@ def count_session(db: Session, cert_session: CertSession) -> bool:
         "is_refresher": bool(cert_session.is_refresher),
         "organization_id": organization.id,
     }
-    _add(
-        db,
-        key,
-        sessions=1,
-        successes=sum(1 for r in results if r),
-        failures=sum(1 for r in results if r is False),
-    )
+    counts = {
+        "sessions": 1,
+        "successes": sum(1 for r in results if r),
+        "failures": sum(1 for r in results if r is False),
+    }
+    # the entity's own counter, and the one of all entities (0) the national and regional
+    # figures read: they never add up thousands of entities' rows
+    _add(db, key, **counts)
+    _add(db, {**key, "organization_id": ALL_ENTITIES}, **counts)
     return True
 
 

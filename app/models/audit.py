@@ -32,14 +32,15 @@ class StatCounter(SQLModel, table=True):
     session's data is purged: the statistics are read from here only."""
 
     __table_args__ = (
+        # entity first: every figure reads one entity's rows, or those of all (0)
         UniqueConstraint(
+            "organization_id",
             "year",
             "month",
             "department_code",
             "scheme_code",
             "level",
             "is_refresher",
-            "organization_id",
             name="uq_statcounter_key",
         ),
         KEEP_IDS,
@@ -54,8 +55,9 @@ class StatCounter(SQLModel, table=True):
     level: int
     is_refresher: bool = False
     # the entity that held the sessions (no foreign key: the count outlives the entity);
-    # 0 for the counts kept before entities were counted
-    organization_id: int = Field(default=0, index=True)
+    # 0: all entities together (each session is counted under both), which is also what
+    # the counts kept before entities were counted are
+    organization_id: int = 0
     successes: int = 0
     failures: int = 0
     sessions: int = 0

@@ -1,7 +1,9 @@
 """Statistics: the anonymous counters also count sessions, per month and per entity
 (sessions per month, an entity's own figures), and a session keeps when it was counted
 so it is counted once — at closing, or by the certificate job or the purge for a session
-closed before — never twice. The counts kept until now stay, under month 0 and entity 0.
+closed before — never twice. Each session is counted under its entity and under all
+entities together (0), which the national and regional figures read; the counts kept
+until now are such totals and stay, under month 0.
 
 Revision ID: 0007
 Revises: 0006
@@ -20,14 +22,15 @@ depends_on = None
 KEEP_IDS = {"sqlite_autoincrement": True}
 
 OLD_KEY = ["year", "department_code", "scheme_code", "level", "is_refresher"]
+# entity first: every figure reads one entity's rows, or those of all entities (0)
 NEW_KEY = [
+    "organization_id",
     "year",
     "month",
     "department_code",
     "scheme_code",
     "level",
     "is_refresher",
-    "organization_id",
 ]
 
 
@@ -49,9 +52,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("sessions", sa.Integer(), nullable=False, server_default="0"))
         batch_op.drop_constraint(old_key, type_="unique")
         batch_op.create_unique_constraint("uq_statcounter_key", NEW_KEY)
-        batch_op.create_index(
-            batch_op.f("ix_statcounter_organization_id"), ["organization_id"], unique=False
-        )
     with op.batch_alter_table("statcounter", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.alter_column("month", server_default=None)
         batch_op.alter_column("organization_id", server_default=None)
@@ -73,7 +73,6 @@ def downgrade() -> None:
     )
     op.execute("DELETE FROM statcounter")
     with op.batch_alter_table("statcounter", schema=None, table_kwargs=KEEP_IDS) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_statcounter_organization_id"))
         batch_op.drop_constraint("uq_statcounter_key", type_="unique")
         batch_op.create_unique_constraint(
             op.f("uq_statcounter_year_department_code_scheme_code_level_is_refresher"), OLD_KEY
