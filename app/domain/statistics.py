@@ -296,6 +296,18 @@ def scope_label(role: ActiveRole) -> str:
     return role.organization_name or "Votre entité"
 
 
+def _by_fund(db: Session, by_department) -> list[tuple[str, list]]:
+    """The departments' counts added up per caisse (REFERENCE §1: department → caisse)."""
+    rows = db.exec(select(Department.code, Fund.name).join(Fund, Fund.id == Department.fund_id))
+    fund_of = {code: name for code, name in rows}
+    totals: dict[str, list[int]] = {}
+    for department, successes, failures, _ in by_department:
+        total = totals.setdefault(fund_of.get(department, NOT_GIVEN), [0, 0])
+        total[0] += int(successes or 0)
+        total[1] += int(failures or 0)
+    return sorted(totals.items())
+
+
 def statistics(db: Session, role: ActiveRole, filters: StatFilters) -> Statistics:
     """Every figure of the statistics page for the active role, from the counters only."""
     where = _where(role, filters)
@@ -319,20 +331,11 @@ def statistics(db: Session, role: ActiveRole, filters: StatFilters) -> Statistic
             unit="%",
         ),
     ]
+    by_department = _grouped(db, where, StatCounter.department_code)
+    by_scheme = _grouped(db, where, StatCounter.scheme_code, StatCounter.level)
+    by_kind = _grouped(db, where, StatCounter.is_refresher)
+    by_month = _grouped(db, [*where, StatCounter.month > 0], StatCounter.year, StatCounter.month)
     if role.role == Role.ADMINISTRATEUR:
-        by_fund = db.exec(
-            select(
-                Fund.name,
-                func.sum(StatCounter.successes),
-                func.sum(StatCounter.failures),
-            )
-            .select_from(StatCounter)
-            .outerjoin(Department, Department.code == StatCounter.department_code)
-            .outerjoin(Fund, Fund.id == Department.fund_id)
-            .where(*where)
-            .group_by(Fund.name)
-            .order_by(Fund.name)
-        ).all()
         figures.append(
             Figure(
                 "caisses",
@@ -340,13 +343,9 @@ def statistics(db: Session, role: ActiveRole, filters: StatFilters) -> Statistic
                 "bar",
                 "Caisse",
                 RESULTS,
-                [(name or NOT_GIVEN, [int(s or 0), int(f or 0)]) for name, s, f in by_fund],
+                _by_fund(db, by_department),
             )
         )
-    by_department = _grouped(db, where, StatCounter.department_code)
-    by_scheme = _grouped(db, where, StatCounter.scheme_code, StatCounter.level)
-    by_kind = _grouped(db, where, StatCounter.is_refresher)
-    by_month = _grouped(db, [*where, StatCounter.month > 0], StatCounter.year, StatCounter.month)
     figures += [
         Figure(
             "departements",
