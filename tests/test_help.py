@@ -386,3 +386,26 @@ def test_the_login_page_leads_to_the_help(client):
         'href="/aide/">Aide et assistance</a>'
         in client.get("/connexion").get_data(as_text=True).split("</form>")[0]
     )
+
+
+def test_the_questions_already_there_become_searchable(tmp_path):
+    """0006 writes the normalised text of the FAQ entries it finds."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade_database(url, "0005")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO faqentry (module, question, answer, position) "
+                    "VALUES ('compte', 'Où changer mon MOT de passe ?', 'Dans « Mon compte ».', 1)"
+                )
+            )
+        upgrade_database(url)
+        with Session(engine) as db:
+            assert _found(db, "passe mot") == ["Où changer mon MOT de passe ?"]
+            assert db.exec(select(FaqEntry.search_text)).one() == (
+                "ou changer mon mot de passe dans mon compte"
+            )
+    finally:
+        engine.dispose()

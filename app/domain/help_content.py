@@ -297,16 +297,11 @@ def save_faq_entry(
     follows. Audited."""
     module, question, answer = _check_faq(module, question, answer)
     creating = entry is None
-    if creating:
+    if creating or entry.module != module:  # last of its module
         last = db.exec(select(func.max(FaqEntry.position)).where(FaqEntry.module == module)).one()
-        entry = FaqEntry(module=module, question=question, answer=answer, position=(last or 0) + 1)
-    else:
-        if entry.module != module:
-            last = db.exec(
-                select(func.max(FaqEntry.position)).where(FaqEntry.module == module)
-            ).one()
-            entry.position = (last or 0) + 1
-        entry.module, entry.question, entry.answer = module, question, answer
+        entry = entry or FaqEntry(module=module, question=question, answer=answer)
+        entry.position = (last or 0) + 1
+    entry.module, entry.question, entry.answer = module, question, answer
     entry.search_text = search_text_of(question, answer)
     db.add(entry)
     db.flush()

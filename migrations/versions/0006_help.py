@@ -41,6 +41,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("faqentry", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.add_column(sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
+    _fill_search_text()
     with op.batch_alter_table("contactrequest", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.add_column(
             sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True)
@@ -74,6 +75,27 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_contactrequest_status_created", ["status", "created_at"], unique=False
+        )
+
+
+def _fill_search_text() -> None:
+    """The questions already there become searchable: their normalised text, as every
+    later save writes it."""
+    from app.domain.help_content import search_text_of
+
+    conn = op.get_bind()
+    faq = sa.table(
+        "faqentry",
+        sa.column("id", sa.Integer),
+        sa.column("question", sa.String),
+        sa.column("answer", sa.Text),
+        sa.column("search_text", sa.Text),
+    )
+    for row in conn.execute(sa.select(faq.c.id, faq.c.question, faq.c.answer)).all():
+        conn.execute(
+            faq.update()
+            .where(faq.c.id == row.id)
+            .values(search_text=search_text_of(row.question, row.answer))
         )
 
 
