@@ -2,8 +2,9 @@
 page to the help, types words without their accents and in another order and the FAQ
 narrows as they type (htmx, the address updated), the matching words marked; a search
 with no answer offers to write to the support; the trainer's manual opens with its
-contents. Then an administrator adds a question with a script in it, which the FAQ shows
-as text. axe-core and the 390 px width are checked at each step."""
+contents and prints without the menus. Then an administrator adds a question with a
+script in it, which the FAQ shows as text. axe-core and the 390 px width are checked at
+each step."""
 
 import re
 
@@ -64,6 +65,11 @@ def test_a_visitor_finds_an_answer_and_an_administrator_adds_one(db, journey):
     contents.get_by_role("link", name="Retour commenté").click()
     expect(page).to_have_url(re.compile(r"#retour-commente$"))
     visitor.check("manuel")
+    page.emulate_media(media="print")  # printed: the manual alone, without menus
+    expect(page.get_by_role("navigation", name="Menu principal")).to_be_hidden()
+    expect(page.get_by_role("link", name="← Aide et assistance")).to_be_hidden()
+    expect(page.get_by_role("heading", name="Retour commenté")).to_be_visible()
+    page.emulate_media(media="screen")
 
     page.goto(visitor.base_url + "/connexion")
     page.get_by_label("E-mail ou numéro Forprev").fill("admin@inrs.fr")
