@@ -58,12 +58,12 @@ def test_the_account_created_mail_says_which_certificate_made_it(app, db, smtp_s
 def test_a_notification_quoting_a_long_comment_has_a_short_subject_and_the_whole_text(
     app, db, smtp_server
 ):
-    """A refusal quoting a 250-character comment made a subject longer than the outbox
-    column (a 500 on PostgreSQL): the subject is cut at a word, the body keeps it all."""
+    """A refusal quoting a long comment made a subject longer than the outbox column (a 500
+    on PostgreSQL): the subject is cut at a word, the body keeps it all."""
     person = factories.person(db, email="karine@exemple.fr")
     person.notify_notifications = True
     db.commit()
-    comment = " ".join(["justificatif"] * 20)  # 259 characters
+    comment = " ".join(["justificatif"] * 40)  # 519 characters
     message = f"La modification des données de MAROSE FORMATION est refusée : {comment}"
     with app.app_context():
         assert mail_if_opted_in(
@@ -73,7 +73,7 @@ def test_a_notification_quoting_a_long_comment_has_a_short_subject_and_the_whole
         app.config["SMTP_PORT"] = smtp_server.port
         assert deliver_outbox() == {"sent": 1, "failed": 0}
     subject = str(smtp_server.messages[0]["Subject"])
-    assert len(subject) <= 150 and subject.endswith("justificatif…")
+    assert len(subject) <= 300 and subject.endswith("justificatif…")
     assert subject.startswith("Forprev : La modification des données de MAROSE FORMATION")
     body = smtp_server.messages[0].get_body(("plain",)).get_content()
     assert comment in " ".join(body.split())
