@@ -227,9 +227,9 @@ def grow_around(
                  (SELECT min(id) AS first FROM targetedmessage) AS m
         ) AS r JOIN targetedmessage t ON t.id = r.message
         """,
-        # "Statistiques": 10 years of anonymous counts, 6 months a year, for every entity
-        # (in its department, 3 of the dispositifs-levels), under the entity and among all
-        # entities (0)
+        # "Statistiques": 10 years of anonymous counts, the year's (month 0) and 4 months',
+        # for every entity (in its department, 3 of the dispositifs-levels), under the
+        # entity and among all entities (0)
         """
         INSERT INTO statcounter (year, month, department_code, scheme_code, level,
             is_refresher, organization_id, successes, failures, sessions)
@@ -238,7 +238,7 @@ def grow_around(
                l.codes[1 + (o.id + m % 3) % array_length(l.codes, 1)],
                l.levels[1 + (o.id + m % 3) % array_length(l.codes, 1)],
                (o.id + m) % 3 = 0, e.entity, 8 + (o.id + m) % 5, (o.id + y) % 3, 1
-        FROM organization AS o, generate_series(0, 9) AS y, generate_series(1, 12, 2) AS m,
+        FROM organization AS o, generate_series(0, 9) AS y, unnest(ARRAY[0, 1, 4, 7, 10]) AS m,
              (VALUES (0), (1)) AS k(own),
              LATERAL (SELECT CASE WHEN k.own = 1 THEN o.id ELSE 0 END AS entity) AS e,
              (SELECT array_agg(code ORDER BY code) AS codes FROM department) AS d,

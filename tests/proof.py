@@ -302,13 +302,15 @@ def _name_objects(db: Session, world: World) -> None:
     ids["faq_entry"] = db.exec(select(FaqEntry.id).order_by(FaqEntry.id)).first()
 
     # "Statistiques": anonymous counts of earlier years, entity A's (also among all the
-    # entities', 0) and another caisse's
+    # entities', 0) and another caisse's, per year (month 0) and some per month
     for year, month, department, org_id, successes, failures in (
-        (2024, 6, "67", marose.id, 14, 2),
+        (2024, 0, "67", marose.id, 14, 2),
+        (2024, 0, "67", 0, 14, 2),
         (2024, 6, "67", 0, 14, 2),
-        (2025, 3, "67", marose.id, 9, 1),
+        (2025, 0, "67", marose.id, 9, 1),
+        (2025, 0, "67", 0, 9, 1),
         (2025, 3, "67", 0, 9, 1),
-        (2025, 9, "75", 0, 11, 4),
+        (2025, 0, "75", 0, 11, 4),
     ):
         db.add(
             StatCounter(

@@ -167,9 +167,13 @@ def test_statistics_equal_the_closed_sessions_before_and_after_the_purge(app, db
             assert _actual(result) == _expected(lambda org, dep, k=keep: k(org, dep)), name
             before[name] = result.figures
     counters = db.exec(select(StatCounter)).all()
-    national = sum(c.sessions for c in counters if c.organization_id == 0)
-    per_entity = sum(c.sessions for c in counters if c.organization_id != 0)
-    assert national == per_entity == len(SESSIONS), "every session counted once"
+    for national, whole_year in ((True, True), (True, False), (False, True), (False, False)):
+        counted = sum(
+            c.sessions
+            for c in counters
+            if (c.organization_id == 0) == national and (c.month == 0) == whole_year
+        )
+        assert counted == len(SESSIONS), "every session counted once"
     with frozen(start + timedelta(days=15)):
         assert purge_due(db) == len(SESSIONS)
     assert db.exec(select(CertSession)).all() == []
@@ -194,11 +198,14 @@ def test_a_session_is_counted_once_at_closing_then_never_again(app, db, populati
     with app.test_request_context():
         generate(db, manager, cs, cs.version)
         db.commit()
-    counters = db.exec(select(StatCounter).order_by(StatCounter.organization_id)).all()
-    assert [c.organization_id for c in counters] == [0, population.orgs["a"].id]
+    counters = db.exec(
+        select(StatCounter).order_by(StatCounter.organization_id, StatCounter.month)
+    ).all()
+    org = population.orgs["a"].id
+    assert [(c.organization_id, c.month) for c in counters] == [(0, 0), (0, 3), (org, 0), (org, 3)]
     for counter in counters:
         assert (counter.sessions, counter.successes, counter.failures) == (1, 2, 1)
-        assert (counter.year, counter.month, counter.department_code) == (2025, 3, "67")
+        assert (counter.year, counter.department_code) == (2025, "67")
     db.refresh(cs)
     assert cs.counted_at is not None
     assert stats.count_session(db, cs) is False
@@ -211,6 +218,10 @@ def test_a_session_is_counted_once_at_closing_then_never_again(app, db, populati
         select(StatCounter).where(StatCounter.year == 2025, StatCounter.month == 3)
     ).all()
     assert [(c.sessions, c.successes, c.failures) for c in counters] == [(1, 2, 1)] * 2
+    year_2025 = db.exec(
+        select(StatCounter.sessions).where(StatCounter.year == 2025, StatCounter.month == 0)
+    ).all()
+    assert sum(year_2025) == 4, "the two 2025 sessions, each for all entities and entity A"
 
 
 def test_a_purge_counts_a_session_never_counted_before(db, population):

@@ -2,11 +2,14 @@
 anonymous counters (`StatCounter`) — never from sessions or trainees, which the purge
 deletes — so the figures stay the same before and after every purge.
 
-A session is counted twice over — in its entity's counter and in the counter of all
-entities (organization_id 0) that national and regional figures read —, once, when it is
-closed: `count_session` marks it (`counted_at`)
-in the same UPDATE that proves nobody counted it before, so the closing flow, the
-certificate job run twice and the purge never count it twice. Each role reads its scope
+A session is counted once, when it is closed: `count_session` marks it (`counted_at`) in
+the same UPDATE that proves nobody counted it before, so the closing flow, the certificate
+job run twice and the purge never count it twice. It adds to four counters: its entity's
+and all entities' together (organization_id 0, what national and regional figures read),
+each for its month and for its whole year (month 0, what every figure but "sessions per
+month" reads) — so no figure adds up thousands of entities' or twelve months' rows. The
+counts kept before months and entities were counted are such national year totals.
+Each role reads its scope
 (`access.statistics_scope`): national, its caisse's departments, its entity.
 """
 
@@ -40,6 +43,7 @@ FIRST_YEAR = 2000
 LEVELS = (1, 2, 3)
 NOT_GIVEN = "Non renseigné"
 ALL_ENTITIES = 0  # StatCounter.organization_id of the counts of every entity together
+WHOLE_YEAR = 0  # StatCounter.month of the counts of the whole year
 
 
 # --- counting ---------------------------------------------------------------------------
@@ -87,10 +91,9 @@ def count_session(db: Session, cert_session: CertSession) -> bool:
         "successes": sum(1 for r in results if r),
         "failures": sum(1 for r in results if r is False),
     }
-    # the entity's own counter, and the one of all entities (0) the national and regional
-    # figures read: they never add up thousands of entities' rows
-    _add(db, key, **counts)
-    _add(db, {**key, "organization_id": ALL_ENTITIES}, **counts)
+    for organization_id in (organization.id, ALL_ENTITIES):
+        for month in (end.month, WHOLE_YEAR):
+            _add(db, {**key, "organization_id": organization_id, "month": month}, **counts)
     return True
 
 
@@ -311,6 +314,8 @@ def _by_fund(db: Session, by_department) -> list[tuple[str, list]]:
 def statistics(db: Session, role: ActiveRole, filters: StatFilters) -> Statistics:
     """Every figure of the statistics page for the active role, from the counters only."""
     where = _where(role, filters)
+    by_month = _grouped(db, [*where, StatCounter.month > 0], StatCounter.year, StatCounter.month)
+    where = [*where, StatCounter.month == WHOLE_YEAR]
     by_year = _grouped(db, where, StatCounter.year)
     figures = [
         Figure(
@@ -334,7 +339,6 @@ def statistics(db: Session, role: ActiveRole, filters: StatFilters) -> Statistic
     by_department = _grouped(db, where, StatCounter.department_code)
     by_scheme = _grouped(db, where, StatCounter.scheme_code, StatCounter.level)
     by_kind = _grouped(db, where, StatCounter.is_refresher)
-    by_month = _grouped(db, [*where, StatCounter.month > 0], StatCounter.year, StatCounter.month)
     if role.role == Role.ADMINISTRATEUR:
         figures.append(
             Figure(

@@ -32,11 +32,12 @@ class StatCounter(SQLModel, table=True):
     session's data is purged: the statistics are read from here only."""
 
     __table_args__ = (
-        # entity first: every figure reads one entity's rows, or those of all (0)
+        # every figure reads one entity's rows (or all entities', 0), of the whole years
+        # (month 0) or of months
         UniqueConstraint(
             "organization_id",
-            "year",
             "month",
+            "year",
             "department_code",
             "scheme_code",
             "level",
@@ -48,7 +49,8 @@ class StatCounter(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     year: int = Field(index=True)
-    # 1–12; 0 for the counts kept before months were counted
+    # 1–12; 0: the whole year (each session is counted under both), which is also what the
+    # counts kept before months were counted are
     month: int = 0
     department_code: str = Field(max_length=3)
     scheme_code: str = Field(max_length=30)

@@ -22,11 +22,12 @@ depends_on = None
 KEEP_IDS = {"sqlite_autoincrement": True}
 
 OLD_KEY = ["year", "department_code", "scheme_code", "level", "is_refresher"]
-# entity first: every figure reads one entity's rows, or those of all entities (0)
+# every figure reads one entity's rows (or all entities', 0), of whole years (month 0) or
+# of months
 NEW_KEY = [
     "organization_id",
-    "year",
     "month",
+    "year",
     "department_code",
     "scheme_code",
     "level",
