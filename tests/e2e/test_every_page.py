@@ -28,9 +28,10 @@ NOT_PAGES = {
     "exports.activity",
     "exports.activity_by_scheme",
     "exports.passport",
+    "stats.figure_csv",
 }
 # pages whose content depends on the role: seen by every actor who reaches them
-PER_ROLE = {"dashboard.index", "cert_sessions.index", "account.index", "help.index"}
+PER_ROLE = {"dashboard.index", "cert_sessions.index", "account.index", "help.index", "stats.index"}
 # who looks at a page everybody reaches (one is enough)
 PREFERRED = ["anonyme", "gestionnaire_a", "formateur", "instructeur_autre", "administrateur"]
 # every page is seen in both: the desktop layout, and a phone's width
