@@ -1,4 +1,5 @@
-"""A browser journey through the support: an anonymous visitor writes from a phone (an
+"""A browser journey through the support: an anonymous visitor searches the public list of
+accredited organisations, then, from its help link, writes from a phone (an
 empty message refused next to its field, the anti-robot question answered), gets the
 acknowledgement with the reference; an administrator finds the request in "Demandes
 d'assistance", answers it, and the answer reaches the visitor's mailbox through a real SMTP
@@ -13,6 +14,7 @@ from app.models import ContactRequest
 from app.models.people import Role
 from jobs.mail import deliver_outbox
 from tests import factories
+from tests.e2e.test_public_list_journey import _listed
 from tests.factories import PASSWORD
 
 WORDS = ["zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf"]
@@ -36,7 +38,15 @@ def test_a_visitor_writes_and_the_support_answers(
     visitor = journey
     visitor.page.set_viewport_size(PHONE)
 
-    page = visitor.goto("/aide/contact")
+    _listed(db, "ÉCOLE DE PRÉVENTION D'ALSACE", "SST", email="contact@ecole-prevention.fr")
+    db.commit()
+    page = visitor.goto("/organismes-habilites")
+    page.get_by_label("Nom de l'organisme").press_sequentially("ecole prevention")
+    expect(page.get_by_role("status")).to_have_text("1 organisme habilité pour ces critères.")
+    visitor.check("liste-recherche")
+    # no answer to their question there: the help, then "écrivez à l'assistance"
+    page.get_by_role("contentinfo").get_by_role("link", name="Aide et assistance").click()
+    page.get_by_role("link", name="écrivez à l'assistance").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Nous écrire")
     visitor.check("formulaire-vide")
     page.get_by_label("Sujet").select_option("Habilitation")
