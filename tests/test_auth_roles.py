@@ -111,6 +111,7 @@ def test_switching_roles_changes_menu_and_dashboard(client, auth, three_roles):
         "Habilitations",
         "Sessions de certification",
         "Utilisateurs",
+        "Statistiques",
         "Mon compte",
         "Aide et assistance",
     ]
@@ -265,6 +266,7 @@ def test_instructor_sees_own_fund_requests_only(client, auth, db):
         "Tableau de bord",
         "Demandes à instruire",
         "Messages ciblés",
+        "Statistiques",
         "Mon compte",
         "Aide et assistance",
     ]
