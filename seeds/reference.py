@@ -7,7 +7,14 @@ deletes, so an administrator's later additions stay.
 
 from sqlmodel import Session, select
 
-from app.models import CertificateModel, Department, Fund, Scheme, SchemeLevel
+from app.models import (
+    CertificateModel,
+    Department,
+    DocumentRequirement,
+    Fund,
+    Scheme,
+    SchemeLevel,
+)
 from seeds.help_content import load_help_content
 
 FUNDS = [
@@ -102,6 +109,46 @@ def _upsert(db: Session, model, where: dict, values: dict):
     return row
 
 
+def document_requirements(scheme_level: SchemeLevel, technical: bool) -> list[tuple]:
+    """The documents an accreditation request of this dispositif-level asks for (SPEC §5):
+    (kind, label, help, tab, required, several files)."""
+    pedagogical = scheme_level.programme_required
+    rows = [
+        (
+            "engagement",
+            "Lettre d'engagement signée",
+            "La lettre d'engagement générée, signée par le signataire de l'entité.",
+            "pedagogique",
+            True,
+            False,
+        ),
+        ("programme", "Programmes de formation", None, "pedagogique", pedagogical, True),
+        ("deroule", "Déroulés pédagogiques", None, "pedagogique", pedagogical, True),
+    ]
+    if technical:
+        rows += [
+            (
+                "materiel",
+                "Acquisition, utilisation et entretien du matériel",
+                None,
+                "technique",
+                True,
+                True,
+            ),
+            ("recap_materiel", "Tableau récapitulatif du matériel", None, "technique", True, False),
+            ("dossier_technique", "Pièces du dossier technique", None, "technique", True, True),
+            (
+                "complementaire",
+                "Documents complémentaires",
+                "Les documents se rapportant aux plateformes déclarées.",
+                "technique",
+                False,
+                True,
+            ),
+        ]
+    return rows
+
+
 def load_reference(db: Session) -> dict:
     """Insert or update every reference row; returns counts for the CLI to print."""
     for code, name, departments in FUNDS:
@@ -124,6 +171,24 @@ def load_reference(db: Session) -> dict:
             rules.update(LEVEL_RULES.get((code, level), {}))
             levels[(code, level)] = _upsert(
                 db, SchemeLevel, {"scheme_id": scheme.id, "level": level}, rules
+            )
+    for (code, _level), scheme_level in levels.items():
+        technical = next(t for c, _n, _l, t in SCHEMES if c == code)
+        for position, (kind, label, help_text, tab, required, multiple) in enumerate(
+            document_requirements(scheme_level, technical)
+        ):
+            _upsert(
+                db,
+                DocumentRequirement,
+                {"scheme_level_id": scheme_level.id, "kind": kind},
+                {
+                    "label": label,
+                    "help_text": help_text,
+                    "tab": tab,
+                    "required": required,
+                    "multiple": multiple,
+                    "position": position,
+                },
             )
     for code, level, name, months in CERTIFICATE_MODELS:
         _upsert(

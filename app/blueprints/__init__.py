@@ -3,6 +3,8 @@
 
 def register_blueprints(app) -> None:
     from app.blueprints.account.views import bp as account
+    from app.blueprints.accreditation_requests.decisions import bp as accreditation_decisions
+    from app.blueprints.accreditation_requests.views import bp as accreditation_requests
     from app.blueprints.accreditations.views import bp as accreditations
     from app.blueprints.auth.views import bp as auth
     from app.blueprints.catalogue.views import bp as catalogue
@@ -27,6 +29,8 @@ def register_blueprints(app) -> None:
         entity_requests,
         entity_users,
         accreditations,
+        accreditation_requests,
+        accreditation_decisions,
         cert_sessions,
         instruction,
         catalogue,

@@ -62,6 +62,16 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "help.view": frozenset(Role),
     "organization.view": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
     "accreditation.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
+    # accreditation requests (app/domain/accreditation_flow.py decides phase by phase):
+    # the gestionnaire prepares and submits, the caisse instructs, the CNH decides
+    "accreditation_request.view": frozenset(
+        {Role.GESTIONNAIRE, Role.INSTRUCTEUR, Role.ADMINISTRATEUR}
+    ),
+    "accreditation_request.manage": frozenset({Role.GESTIONNAIRE}),
+    "accreditation_request.instruct": frozenset({Role.INSTRUCTEUR}),
+    "accreditation_request.decide": frozenset({Role.ADMINISTRATEUR}),
+    # suspensions and platform approvals on an accreditation: the caisse or the administrator
+    "accreditation.suspend": frozenset({Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
     "cert_session.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE, Role.FORMATEUR}),
     "cert_session.declare": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
     # the entity sees the session in the trainer's hands, but the results are the trainer's

@@ -23,4 +23,11 @@ from app.models.messaging import (  # noqa: F401
 )
 from app.models.organizations import Organization, OrganizationChange  # noqa: F401
 from app.models.people import AccountToken, Person, Role, RoleGrant  # noqa: F401
-from app.models.reference import CertificateModel, Department, Fund, Scheme, SchemeLevel  # noqa: F401
+from app.models.reference import (  # noqa: F401
+    CertificateModel,
+    Department,
+    DocumentRequirement,
+    Fund,
+    Scheme,
+    SchemeLevel,
+)

@@ -25,6 +25,15 @@ class RequestPhase(StrEnum):
     FAVOURABLE = "favorable"
     UNFAVOURABLE = "defavorable"
     ABANDONED = "abandonnee"
+    # "incomplet": back with the entity, which fixes and resubmits to `returned_from`
+    RETURNED = "a_completer"
+
+
+REQUEST_KIND_LABELS = {
+    RequestKind.INITIAL: "Demande initiale",
+    RequestKind.ADDITIONAL: "Demande complémentaire",
+    RequestKind.RENEWAL: "Renouvellement",
+}
 
 
 REQUEST_PHASE_LABELS = {
@@ -36,18 +45,30 @@ REQUEST_PHASE_LABELS = {
     RequestPhase.FAVOURABLE: "Décision favorable",
     RequestPhase.UNFAVOURABLE: "Décision défavorable",
     RequestPhase.ABANDONED: "Abandonnée",
+    RequestPhase.RETURNED: "À compléter par l'entité",
 }
+# the phases in which a request is still running (neither decided nor abandoned)
+OPEN_REQUEST_PHASES = (
+    RequestPhase.DRAFT,
+    RequestPhase.RETURNED,
+    RequestPhase.FILE_COMPLETE,
+    RequestPhase.PHASE_1,
+    RequestPhase.PHASE_2,
+    RequestPhase.CNH,
+)
 
 
 class AccreditationRequest(SQLModel, table=True):
     __table_args__ = (
         Index("ix_accreditationrequest_fund_phase", "fund_id", "phase"),
+        Index("ix_accreditationrequest_org_phase", "organization_id", "phase"),
         KEEP_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = fk("organization.id")
-    scheme_level_id: int = fk("schemelevel.id")
+    # chosen on the Pédagogique tab: a draft may not have it yet
+    scheme_level_id: int | None = fk("schemelevel.id", nullable=True)
     fund_id: int = fk("fund.id", index=False)
     kind: str = Field(default=RequestKind.INITIAL, max_length=20)
     phase: str = Field(default=RequestPhase.DRAFT, max_length=30, index=True)
@@ -62,6 +83,12 @@ class AccreditationRequest(SQLModel, table=True):
     submitted_at: datetime | None = None
     decided_at: datetime | None = None
     decision_comment: str | None = None
+    # "incomplet": the instructor's comment, and the phase the resubmitted request goes back to
+    return_comment: str | None = None
+    returned_at: datetime | None = None
+    returned_from: str | None = Field(default=None, max_length=30)
+    # optimistic concurrency: every change names the version it read
+    version: int = 1
 
 
 class RequestDocument(SQLModel, table=True):
@@ -72,6 +99,8 @@ class RequestDocument(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = fk("accreditationrequest.id", ondelete="CASCADE")
     kind: str = Field(max_length=30)
+    # the "Intitulé" of a complementary document
+    label: str | None = Field(default=None, max_length=200)
     file_id: int = fk("storedfile.id", index=False)
     uploaded_by_id: int = fk("person.id", index=False)
     uploaded_at: datetime = created_at_field()
@@ -80,6 +109,9 @@ class RequestDocument(SQLModel, table=True):
 class Accreditation(SQLModel, table=True):
     __table_args__ = (
         Index("ix_accreditation_org_end", "organization_id", "end_date"),
+        # REFERENCE §3: 00 for the first decision, +1 at each renewal; two decisions at once
+        # never share a number
+        UniqueConstraint("organization_id", "scheme_level_id", "sequence"),
         KEEP_IDS,
     )
 
@@ -94,6 +126,7 @@ class Accreditation(SQLModel, table=True):
     mobile_platform: bool = False
     decision_letter_file_id: int | None = fk("storedfile.id", nullable=True, index=False)
     created_at: datetime = created_at_field()
+    version: int = 1
 
 
 class Suspension(SQLModel, table=True):

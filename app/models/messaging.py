@@ -114,6 +114,8 @@ class OutboxEmail(SQLModel, table=True):
     html_body: str | None = Field(default=None, sa_column=Column(Text))
     category: str = Field(max_length=30)
     person_id: int | None = fk("person.id", nullable=True, ondelete="SET NULL")
+    # a stored file sent with the mail (the CNH decision letter), read when it is delivered
+    attachment_file_id: int | None = fk("storedfile.id", nullable=True, index=False)
     status: str = Field(default=MailStatus.PENDING, max_length=20)
     attempts: int = 0
     next_attempt_at: datetime = created_at_field()

@@ -66,3 +66,24 @@ class CertificateModel(SQLModel, table=True):
     name: str = Field(max_length=200)
     validity_months: int
     active: bool = True
+
+
+class DocumentRequirement(SQLModel, table=True):
+    """A document an accreditation request of a dispositif-level asks for, on a tab
+    (catalogue data: the views read these rows, no list is written in code)."""
+
+    __table_args__ = (
+        UniqueConstraint("scheme_level_id", "kind"),
+        KEEP_IDS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    scheme_level_id: int = fk("schemelevel.id", index=False)
+    kind: str = Field(max_length=30)
+    label: str = Field(max_length=200)
+    help_text: str | None = Field(default=None, max_length=500)
+    tab: str = Field(max_length=20)  # "pedagogique" or "technique"
+    required: bool = True
+    # several files (programmes) or one (the signed letter)
+    multiple: bool = False
+    position: int = 0
