@@ -21,7 +21,8 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import select
 
 from app.clock import utcnow
-from app.models import OutboxEmail
+from app.domain.storage import get_storage
+from app.models import OutboxEmail, StoredFile
 from app.models.messaging import MailStatus
 from jobs.context import job_db
 
@@ -62,9 +63,11 @@ _headers.map_to_type("subject", _FreeText)
 MAIL_POLICY = policy.default.clone(header_factory=_headers)
 
 
-def build_message(app, mail: OutboxEmail) -> EmailMessage:
-    """The e-mail of an outbox row; raises on a row no e-mail can carry (a line break in a
-    header)."""
+def build_message(
+    app, mail: OutboxEmail, attachment: StoredFile | None = None, data: bytes = b""
+) -> EmailMessage:
+    """The e-mail of an outbox row, with its stored file attached (`attachment` and its
+    bytes); raises on a row no e-mail can carry (a line break in a header)."""
     msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = app.config["MAIL_FROM"]
     msg["To"] = mail.to_address
@@ -74,7 +77,21 @@ def build_message(app, mail: OutboxEmail) -> EmailMessage:
     msg.set_content(mail.text_body)
     if mail.html_body:
         msg.add_alternative(mail.html_body, subtype="html")
+    if attachment is not None:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment.name)
     return msg
+
+
+def _attachment(app, db, mail: OutboxEmail) -> tuple[StoredFile | None, bytes]:
+    """The stored file a mail carries, read whole (a decision letter: a few tens of kB);
+    a file gone missing is this mail's error, counted as an attempt."""
+    if mail.attachment_file_id is None:
+        return None, b""
+    stored = db.get(StoredFile, mail.attachment_file_id)
+    if stored is None or not stored.complete:
+        raise LookupError(f"pièce jointe {mail.attachment_file_id} introuvable")
+    return stored, get_storage(app.config["STORAGE"]).read(db, stored.id)
 
 
 def _connect(app) -> smtplib.SMTP:
@@ -110,7 +127,7 @@ def deliver_outbox(limit: int = 100) -> dict:
                     continue  # another worker took it
                 mail = db.get(OutboxEmail, mail_id)
                 try:
-                    message = build_message(app, mail)
+                    message = build_message(app, mail, *_attachment(app, db, mail))
                     if smtp is None:
                         smtp = _connect(app)
                     smtp.send_message(message)

@@ -35,8 +35,10 @@ def queue_email(
     context: dict,
     category: str,
     person_id: int | None = None,
+    attachment_file_id: int | None = None,
 ) -> OutboxEmail:
-    """Render `emails/<template>.txt` and `.html` and write the outbox row.
+    """Render `emails/<template>.txt` and `.html` and write the outbox row; a stored file
+    (`attachment_file_id`, a PDF) goes with the mail, read when it is delivered.
 
     Nothing is sent until the caller commits; then a worker is asked to deliver it."""
     subject = short_subject(subject)
@@ -52,6 +54,7 @@ def queue_email(
         html_body=html,
         category=category,
         person_id=person_id,
+        attachment_file_id=attachment_file_id,
     )
     db.add(row)
     enqueue_after_commit(db, "jobs.mail.deliver_outbox")
