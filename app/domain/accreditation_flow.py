@@ -23,7 +23,7 @@ from sqlalchemy import and_, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.clock import today, utcnow
+from app.clock import to_paris, today, utcnow
 from app.domain.access import ActiveRole
 from app.domain.accreditation_numbers import accreditation_number
 from app.domain.audit import record_event
@@ -113,7 +113,17 @@ NEXT_PHASE = {
 
 def allowed(role: ActiveRole, request: AccreditationRequest, action: Action) -> bool:
     rule = TRANSITIONS[action]
-    return request.phase in rule.sources and role.role in rule.roles
+    return request.phase in rule.sources and role.role in rule.roles and _owns(role, request)
+
+
+def _owns(role: ActiveRole, request: AccreditationRequest) -> bool:
+    """The entity's gestionnaires act on its requests, its caisse's instructors instruct
+    them: a role of another entity or caisse is refused here too, not only by the views."""
+    if role.role == Role.GESTIONNAIRE:
+        return role.organization_id == request.organization_id
+    if role.role == Role.INSTRUCTEUR:
+        return role.fund_id == request.fund_id
+    return True
 
 
 def allowed_actions(role: ActiveRole, request: AccreditationRequest) -> set[Action]:
@@ -918,7 +928,8 @@ def period_for(db: Session, request: AccreditationRequest, start: date) -> tuple
 def check_decision_start(request: AccreditationRequest, start: date | None) -> str | None:
     if start is None:
         return "Indiquez la date de début de l'habilitation (date de la décision CNH)."
-    submitted = request.submitted_at.date() if request.submitted_at else None
+    # the day of submission in Paris, the day users reason about (stored in UTC)
+    submitted = to_paris(request.submitted_at).date() if request.submitted_at else None
     if submitted and start < submitted:
         return (
             f"La date de début ne peut pas précéder la demande (soumise le {submitted:%d/%m/%Y})."
