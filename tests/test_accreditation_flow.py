@@ -1106,3 +1106,33 @@ def test_abandon_closes_the_request_s_tasks(db, w):
     assert trail(db, request.id)[-1] == ("abandoned", P.RETURNED, P.ABANDONED)
     # the level may be asked for again
     assert "SST / 1" in [c.label for c in flow.requestable_levels(db, w.org.id)]
+
+
+def test_a_change_of_dispositif_drops_what_the_new_one_does_not_ask_for(db, w):
+    """CATEC chosen, its Technique tab filled, then SST 2: its platforms would otherwise
+    wait for a CNH approval date and follow an SST accreditation to its sessions."""
+    g = w["gestionnaire"]
+    request = prepare(db, w, "CATEC", 1)
+    flow.save_technique(db, g, request, request.version, True)
+    flow.save_pedagogique(db, g, request, request.version, level_id(db, "CATEC", 2))
+    db.commit()
+    kept = {d.kind for d, _f in flow.documents_of(db, request.id)}
+    assert "materiel" in kept and flow.platforms_of_request(db, request.id)  # still technical
+    flow.save_pedagogique(db, g, request, request.version, level_id(db, "SST", 2))
+    db.commit()
+    assert {d.kind for d, _f in flow.documents_of(db, request.id)} == {
+        "engagement",
+        "programme",
+        "deroule",
+    }
+    assert flow.platforms_of_request(db, request.id) == []
+    assert flow.equipment_of_request(db, request.id) == []
+    assert request.mobile_platform is False
+    assert flow.missing(db, request) == []
+    force(db, request, P.CNH)
+    accreditation = flow.decide_favourable(
+        db, w["administrateur"], request, request.version, today()
+    )
+    db.commit()
+    assert count(db, Platform, Platform.accreditation_id == accreditation.id) == 0
+    assert accreditation.mobile_platform is False

@@ -470,7 +470,30 @@ def save_pedagogique(
         problem = check_scheme_level(db, request.organization_id, scheme_level_id, request)
         if problem:
             raise DomainError(problem, field="scheme_level_id")
-    _write(db, request, version, scheme_level_id=scheme_level_id)
+    if scheme_level_id is None:
+        _write(db, request, version, scheme_level_id=None)
+        return
+    technical = _technical_level(db, scheme_level_id)
+    _write(
+        db,
+        request,
+        version,
+        scheme_level_id=scheme_level_id,
+        mobile_platform=request.mobile_platform and technical,
+    )
+    # what the new dispositif does not ask for goes: otherwise a CATEC platform left behind
+    # would wait for a CNH approval date and follow an SST accreditation to its sessions
+    asked = {r.kind for r in requirements_of(db, scheme_level_id)}
+    for document in db.exec(
+        select(RequestDocument).where(RequestDocument.request_id == request.id)
+    ).all():
+        if document.kind not in asked:
+            db.delete(document)
+    if not technical:
+        for model in (Platform, Equipment):
+            for row in db.exec(select(model).where(model.request_id == request.id)).all():
+                db.delete(row)
+    db.flush()
 
 
 def save_technique(
@@ -711,7 +734,11 @@ def is_technical(db: Session, request: AccreditationRequest) -> bool:
     """The Technique tab exists for dispositifs with technical requirements (CATEC, ECHAF)."""
     if request.scheme_level_id is None:
         return False
-    level = db.get(SchemeLevel, request.scheme_level_id)
+    return _technical_level(db, request.scheme_level_id)
+
+
+def _technical_level(db: Session, scheme_level_id: int) -> bool:
+    level = db.get(SchemeLevel, scheme_level_id)
     return bool(level and db.get(Scheme, level.scheme_id).technical_requirements)
 
 
