@@ -51,7 +51,6 @@ from app.domain.trainees import (
 )
 from app.domain.trainer_check import check_trainer
 from app.extensions import get_db
-from app.ids import parse_id
 from app.models import (
     Bundle,
     CertificateModel,
@@ -66,7 +65,9 @@ from app.models import (
 from app.models.cert_sessions import SESSION_STATE_LABELS, SessionState
 from app.models.people import Role
 from app.pagination import paginate
-from app.web import is_htmx, send_stored_file
+from app.tabs import after_save, go_to, next_tab, posted_version, render_tab, tab_list
+from app.tabs import conflict as conflict_response
+from app.web import send_stored_file
 
 bp = Blueprint("cert_sessions", __name__, url_prefix="/sessions")
 
@@ -183,12 +184,10 @@ def create():
         return _render(unsaved, "session", 422, form=form, errors=errors)
     db.commit()
     flash(f"Session n° {cert_session.id} créée : onglet Session enregistré.")
-    target = url_for(
-        "cert_sessions.tab", cert_session_id=cert_session.id, tab=_next_tab(cert_session)
+    # the whole page changes: its title carries the number now
+    return go_to(
+        url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab=_next_tab(cert_session))
     )
-    if is_htmx():  # the whole page changes: its title carries the number now
-        return "", 204, {"HX-Redirect": target}
-    return redirect(target)
 
 
 @bp.post("/nouvelle/verifier")
@@ -222,8 +221,7 @@ def _tabs_for(cert_session: CertSession) -> list[str]:
 
 
 def _next_tab(cert_session: CertSession) -> str:
-    go = request.args.get("aller", "session")
-    return go if go in _tabs_for(cert_session) else "session"
+    return next_tab(_tabs_for(cert_session), "session")
 
 
 def _save_url(cert_session: CertSession, go: str | None = None) -> str:
@@ -258,15 +256,8 @@ def _session_form(db, cert_session, formdata=None) -> SessionTabForm:
     if cert_session.id is None:
         del form.version  # a session not saved yet has no version to name
     elif formdata is not None:
-        form.version.data = _posted_version(formdata)
+        form.version.data = posted_version(formdata)
     return form
-
-
-def _posted_version(formdata) -> int:
-    version = parse_id(formdata.get("version"))
-    if version is None:
-        abort(400)  # no version the page gives: a damaged or forged form
-    return version
 
 
 def _session_tab_context(db, cert_session, form, errors=None):
@@ -365,7 +356,7 @@ def _render(cert_session, tab, status=200, **extra):
     context = {
         "cs": cert_session,
         "tab": tab,
-        "tabs": [(key, TABS[key]) for key in _tabs_for(cert_session)],
+        "tabs": tab_list(TABS, _tabs_for(cert_session), lambda key: _tab_url(cert_session, key)),
         "state_label": SESSION_STATE_LABELS[SessionState(cert_session.state)],
         "organization": db.get(Organization, cert_session.organization_id),
         "actions": actions,
@@ -373,7 +364,6 @@ def _render(cert_session, tab, status=200, **extra):
         "editable": editable,
         "action_form": ActionForm(formdata=None, data={"version": cert_session.version}),
         "save_url": lambda go=None: _save_url(cert_session, go),
-        "tab_url": lambda key: _tab_url(cert_session, key),
         "generation_opens_on": flow.generation_opens_on(cert_session),
         **_read_only_context(db, cert_session),
     }
@@ -426,11 +416,13 @@ def _render(cert_session, tab, status=200, **extra):
             ]
         context["problems"] = problems
     context.update(extra)
-    template = "cert_sessions/_panel.html" if is_htmx() else "cert_sessions/page.html"
-    headers = {"Vary": "HX-Request"}
-    if is_htmx() and status < 400:
-        headers["HX-Push-Url"] = _tab_url(cert_session, tab)
-    return render_template(template, **context), status, headers
+    return render_tab(
+        "cert_sessions/page.html",
+        "cert_sessions/_panel.html",
+        url=_tab_url(cert_session, tab),
+        status=status,
+        **context,
+    )
 
 
 @bp.get("/<int:cert_session_id>")
@@ -453,11 +445,12 @@ def tab(cert_session_id: int, tab: str):
 
 def _conflict(cert_session_id: int, tab: str, message: str):
     db = get_db()
-    db.rollback()
-    fresh = flow.get_for_role(db, g.active_role, cert_session_id)
-    if fresh is None:
-        abort(404)
-    return _render(fresh, tab, 409, conflict=message)
+    return conflict_response(
+        db,
+        lambda: flow.get_for_role(db, g.active_role, cert_session_id),
+        lambda fresh, status, **extra: _render(fresh, tab, status, **extra),
+        message,
+    )
 
 
 @bp.post("/<int:cert_session_id>/session")
@@ -484,10 +477,11 @@ def save_session(cert_session_id: int):
     if errors:
         return _render(cert_session, "session", 422, form=form, errors=errors)
     db.commit()
-    if not is_htmx():
-        flash("Onglet Session enregistré.")
-        return redirect(url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab=go))
-    return _render(cert_session, go, saved="Onglet Session enregistré.")
+    return after_save(
+        lambda **extra: _render(cert_session, go, **extra),
+        _tab_url(cert_session, go),
+        "Onglet Session enregistré.",
+    )
 
 
 @bp.post("/<int:cert_session_id>/session/verifier")
@@ -517,7 +511,7 @@ def verify_trainer(cert_session_id: int):
     db = get_db()
     cert_session = _load(cert_session_id)
     form = TrainerForm()
-    form.version.data = _posted_version(request.form)
+    form.version.data = posted_version(request.form)
     if not form.validate_on_submit():
         return _render(cert_session, "formateur", 422, trainer_form=form)
     if not cert_session.scheme_level_id:
@@ -563,7 +557,7 @@ def add_trainee(cert_session_id: int):
     db = get_db()
     cert_session = _load(cert_session_id)
     form = TraineeForm()
-    form.version.data = _posted_version(request.form)
+    form.version.data = posted_version(request.form)
     form.validate()
     if "prefill" in request.form:
         person = prefill(db, form.forprev_number.data or "")
@@ -609,7 +603,7 @@ def paste_trainees(cert_session_id: int):
     db = get_db()
     cert_session = _load(cert_session_id)
     form = PasteForm()
-    form.version.data = _posted_version(request.form)
+    form.version.data = posted_version(request.form)
     if not form.validate():
         return _render(cert_session, "stagiaires", 422, paste_form=form)
     level = (
@@ -651,7 +645,7 @@ def remove_trainee(cert_session_id: int, trainee_id: int):
     cert_session = _load(cert_session_id)
     try:
         flow.remove_trainee(
-            db, g.active_role, cert_session, _posted_version(request.form), trainee_id
+            db, g.active_role, cert_session, posted_version(request.form), trainee_id
         )
     except ConflictError as exc:
         return _conflict(cert_session_id, "stagiaires", exc.message)
@@ -664,7 +658,7 @@ def remove_trainee(cert_session_id: int, trainee_id: int):
 def _transition(cert_session_id: int, tab: str, run, success: str):
     db = get_db()
     cert_session = _load(cert_session_id)
-    version = _posted_version(request.form)
+    version = posted_version(request.form)
     try:
         run(db, cert_session, version)
     except ConflictError as exc:
@@ -673,10 +667,7 @@ def _transition(cert_session_id: int, tab: str, run, success: str):
         return _render(cert_session, tab, 422, error=exc.message)
     db.commit()
     flash(success)
-    target = url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab=tab)
-    if is_htmx():
-        return "", 204, {"HX-Redirect": target}
-    return redirect(target)
+    return go_to(_tab_url(cert_session, tab))
 
 
 @bp.post("/<int:cert_session_id>/envoyer")
@@ -707,7 +698,7 @@ def trainer_results(cert_session_id: int):
     db = get_db()
     cert_session = _load(cert_session_id)
     form = ReturnForm()
-    version = _posted_version(request.form)
+    version = posted_version(request.form)
     results = _posted_results(trainees_of(db, cert_session.id))
     action = request.form.get("action", "save")
     try:
@@ -740,10 +731,7 @@ def trainer_results(cert_session_id: int):
         )
     db.commit()
     flash(message)
-    target = url_for("cert_sessions.tab", cert_session_id=cert_session.id, tab="stagiaires")
-    if is_htmx():
-        return "", 204, {"HX-Redirect": target}
-    return redirect(target)
+    return go_to(_tab_url(cert_session, "stagiaires"))
 
 
 @bp.post("/<int:cert_session_id>/modifier")
@@ -786,7 +774,7 @@ def delete(cert_session_id: int):
         )
     db = get_db()
     try:
-        flow.delete_session(db, g.active_role, cert_session, _posted_version(request.form))
+        flow.delete_session(db, g.active_role, cert_session, posted_version(request.form))
     except ConflictError as exc:
         return _conflict(cert_session_id, "session", exc.message)
     except DomainError as exc:
