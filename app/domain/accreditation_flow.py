@@ -36,6 +36,7 @@ from app.models import (
     AuditEvent,
     DocumentRequirement,
     Equipment,
+    Notification,
     Organization,
     Person,
     Platform,
@@ -793,11 +794,20 @@ def gestionnaires_of(db: Session, organization_id: int) -> list[Person]:
     return _gestionnaires(db, organization_id)
 
 
-def _tell(db: Session, people: list[tuple[int, int | None]], request, title: str, tab: str) -> None:
+def _tell(
+    db: Session,
+    people: list[tuple[int, int | None]],
+    request,
+    title: str,
+    tab: str,
+    *,
+    mail: bool = True,
+) -> None:
+    """A task for each person, mailed to those who chose it — unless `mail` is False: the
+    CNH's decision is mailed to every gestionnaire by accreditation_letters, once."""
     close_tasks(db, "accreditation_request", request.id)
     for person_id, grant_id in people:
-        notify(
-            db,
+        task = dict(
             person_id=person_id,
             role_grant_id=grant_id,
             kind="accreditation_request",
@@ -806,16 +816,20 @@ def _tell(db: Session, people: list[tuple[int, int | None]], request, title: str
             object_type="accreditation_request",
             object_id=request.id,
         )
+        if mail:
+            notify(db, **task)
+        else:
+            db.add(Notification(**task))
 
 
 def _tell_entity(
-    db: Session, request: AccreditationRequest, title: str, tab="informations"
+    db: Session, request: AccreditationRequest, title: str, tab="informations", *, mail=True
 ) -> None:
     people = [
         (p.id, grant_for(db, p.id, [Role.GESTIONNAIRE], request.organization_id))
         for p in _gestionnaires(db, request.organization_id)
     ]
-    _tell(db, people, request, title, tab)
+    _tell(db, people, request, title, tab, mail=mail)
 
 
 def _tell_caisse(db: Session, request: AccreditationRequest, title: str) -> None:
@@ -1086,7 +1100,7 @@ def decide_favourable(
         to_state="valide",
         data={"request_id": request.id, "number": accreditation.number},
     )
-    _tell_entity(db, request, f"Habilitation {accreditation.number} accordée")
+    _tell_entity(db, request, f"Habilitation {accreditation.number} accordée", mail=False)
     return accreditation
 
 
@@ -1112,7 +1126,7 @@ def decide_unfavourable(
         RequestPhase.UNFAVOURABLE,
         comment=reason,
     )
-    _tell_entity(db, request, f"{label_of(db, request)} : décision défavorable")
+    _tell_entity(db, request, f"{label_of(db, request)} : décision défavorable", mail=False)
 
 
 def history(db: Session, request_id: int) -> list[tuple[AuditEvent, Person | None]]:
