@@ -95,7 +95,7 @@ def build_dashboard(db: Session, role: ActiveRole) -> Dashboard:
                     .select_from(AccreditationRequest)
                     .where(AccreditationRequest.phase == RequestPhase.CNH)
                 ).one(),
-                None,
+                instruction.queue_url(Kind.ACCREDITATION, phase=RequestPhase.CNH),
             ),
         ]
     elif role.role == Role.DEMANDEUR:
@@ -162,12 +162,16 @@ def _instruction_counts(db: Session, role: ActiveRole) -> list[tuple[str, int, s
             .group_by(AccreditationRequest.phase)
         ).all()
     )
-    queue = "/instruction/demandes?etat=a_instruire&type="
+    queue = instruction.queue_url
     return [
-        ("Dossiers administratifs à valider", waiting[Kind.ENTITY], queue + Kind.ENTITY),
-        ("Modifications d'entité à valider", waiting[Kind.CHANGE], queue + Kind.CHANGE),
+        ("Dossiers administratifs à valider", waiting[Kind.ENTITY], queue(Kind.ENTITY)),
+        ("Modifications d'entité à valider", waiting[Kind.CHANGE], queue(Kind.CHANGE)),
         *(
-            (REQUEST_PHASE_LABELS[p], phases.get(p, 0), queue + Kind.ACCREDITATION)
+            (
+                f"Demandes d'habilitation — {REQUEST_PHASE_LABELS[p]}",
+                phases.get(p, 0),
+                queue(Kind.ACCREDITATION, phase=p),
+            )
             for p in OPEN_PHASES
         ),
     ]

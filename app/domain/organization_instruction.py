@@ -111,10 +111,17 @@ _STATUSES = {
     },
     Kind.ACCREDITATION: {
         QueueState.TO_INSTRUCT: OPEN_PHASES,
-        QueueState.RETURNED: [],
+        # "incomplet": back with the entity until it resubmits
+        QueueState.RETURNED: [RequestPhase.RETURNED],
         QueueState.DECIDED: [RequestPhase.FAVOURABLE, RequestPhase.UNFAVOURABLE],
     },
 }
+# the phases an accreditation request is listed by (the queue's "Phase" filter), and the
+# state of the queue each one is in
+QUEUE_PHASES = {
+    phase: state for state, phases in _STATUSES[Kind.ACCREDITATION].items() for phase in phases
+}
+QUEUE_PHASE_LABELS = {phase: REQUEST_PHASE_LABELS[phase] for phase in QUEUE_PHASES}
 # an entity request the caisse has received (a draft or an abandoned one is not its business)
 VISIBLE_REQUEST_STATUSES = [
     s
@@ -160,6 +167,12 @@ class QueueFilters:
     end: date | None = None
     sort: str = "date"
     direction: str = "asc"
+    # one phase of the accreditation requests (then only they are listed)
+    phase: RequestPhase | None = None
+
+    @property
+    def phase_labels(self) -> dict:
+        return QUEUE_PHASE_LABELS
 
     @classmethod
     def parse(cls, args) -> "QueueFilters":
@@ -175,11 +188,17 @@ class QueueFilters:
         state = args.get("etat")
         department = (args.get("departement") or "").strip().upper()
         sort = args.get("tri")
+        phase = args.get("phase")
+        phase = RequestPhase(phase) if phase in QUEUE_PHASES else None
+        state = QueueState(state) if state in QueueState.__members__.values() else None
+        if phase is not None:  # a phase is of accreditation requests, in its own state
+            kind = Kind.ACCREDITATION
+            if state != QueueState.ALL:
+                state = QUEUE_PHASES[phase]
         return cls(
             kind=Kind(kind) if kind in Kind.__members__.values() else None,
-            state=QueueState(state)
-            if state in QueueState.__members__.values()
-            else QueueState.TO_INSTRUCT,
+            state=state or QueueState.TO_INSTRUCT,
+            phase=phase,
             department=department if 0 < len(department) <= 3 else None,
             start=day("du"),
             end=day("au"),
@@ -197,6 +216,7 @@ class QueueFilters:
             "au": self.end.isoformat() if self.end else None,
             "tri": self.sort,
             "ordre": self.direction,
+            "phase": self.phase.value if self.phase else None,
         }
         values.update(changed)
         return {k: v for k, v in values.items() if v}
@@ -304,6 +324,18 @@ _PARTS = {
 }
 
 
+def _wanted(kind: Kind, filters: QueueFilters) -> list[str]:
+    if kind == Kind.ACCREDITATION and filters.phase is not None:
+        return [filters.phase]
+    return statuses(kind, filters.state)
+
+
+def queue_url(kind: Kind, state: QueueState = QueueState.TO_INSTRUCT, phase=None) -> str:
+    """The address of a part of the queue (the dashboard's figures link to them)."""
+    url = f"/instruction/demandes?etat={state.value}&type={kind.value}"
+    return f"{url}&phase={RequestPhase(phase).value}" if phase else url
+
+
 def queue_statement(role: ActiveRole, filters: QueueFilters):
     """The caisse's items as one list (kind, item_id, name, detail, department, fund_id,
     status, at, fund_name): each kind read by its (caisse, state, date) index, then
@@ -311,7 +343,7 @@ def queue_statement(role: ActiveRole, filters: QueueFilters):
     parts = [
         build(role, filters, wanted)
         for kind, build in _PARTS.items()
-        if filters.kind in (None, kind) and (wanted := statuses(kind, filters.state))
+        if filters.kind in (None, kind) and (wanted := _wanted(kind, filters))
     ]
     if not parts:  # a kind never in that state (a change is never "renvoyée")
         parts = [_entities(role, filters, [])]
