@@ -5,8 +5,11 @@ recognised by its administrator's e-mail.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from html import escape
 
 from dateutil.relativedelta import relativedelta
+from flask import has_app_context
 from sqlmodel import Session, select
 
 from app.clock import today, utcnow
@@ -17,15 +20,19 @@ from app.domain.passwords import hash_password
 from app.models import (
     Accreditation,
     AccreditationRequest,
+    AuditEvent,
     Certificate,
     CertificateModel,
     CertSession,
     Delegation,
+    DocumentRequirement,
     Equipment,
     Fund,
+    Notification,
     Organization,
     Person,
     Platform,
+    RequestDocument,
     RoleGrant,
     Scheme,
     SchemeLevel,
@@ -38,8 +45,39 @@ from app.models.organizations import OrganizationKind, OrganizationStatus
 from app.models.people import Role
 from seeds.reference import load_reference
 
+P = RequestPhase
 DEMO_PASSWORD = "Demo-Forprev-2026"
 ADMIN_EMAIL = "admin@inrs.demo.forprev.fr"
+
+
+# what the demo's uploaded documents say, by kind
+DOCUMENT_LINES = {
+    "programme": [
+        "Jour 1 : le cadre réglementaire, les acteurs de la prévention, les risques du métier.",
+        "Jour 2 : mises en situation, évaluation certificative.",
+    ],
+    "deroule": [
+        "9 h 00 : accueil et recueil des attentes. 10 h 30 : apports théoriques.",
+        "14 h 00 : études de cas et mises en situation. 17 h 00 : bilan.",
+    ],
+    "materiel": [
+        "Le matériel est acheté neuf, vérifié avant chaque session et contrôlé chaque année "
+        "par un organisme agréé."
+    ],
+    "recap_materiel": ["Détecteurs 4 gaz : 6. Trépieds et treuils : 2. Harnais : 12."],
+    "dossier_technique": [
+        "Plans des plateformes, notices des équipements, rapports de vérification périodique."
+    ],
+    "complementaire": ["Plan d'accès aux plateformes et consignes de sécurité du site."],
+}
+
+
+@lru_cache(maxsize=128)
+def _pdf_bytes(html: str, title: str) -> bytes:
+    """Drawn once per process: the test suite loads the demo many times."""
+    from app.domain.certificate_pdf import html_to_pdf
+
+    return html_to_pdf(html, title)
 
 
 class _Demo:
@@ -175,6 +213,66 @@ class _Demo:
         self.db.flush()
         return accreditation
 
+    def pdf(self, file_name: str, title: str, organization: Organization, lines: list[str]):
+        """A small real PDF of the entity (a document it uploaded), stored like an upload."""
+        from app.domain.storage import get_storage
+
+        body = "".join(f"<p>{escape(line)}</p>" for line in lines)
+        html = (
+            f"<html><body><h1>{escape(title)}</h1><p><strong>{escape(organization.name)}"
+            f"</strong>, {escape(organization.address)}, {organization.postal_code} "
+            f"{escape(organization.city)}</p>{body}<p><em>Document de démonstration.</em></p>"
+            "</body></html>"
+        )
+        return get_storage().save(
+            self.db, name=file_name, content_type="application/pdf", data=_pdf_bytes(html, title)
+        )
+
+    def documents(self, request: AccreditationRequest, creator: Person, kinds=None) -> None:
+        """The request's files: those its dispositif-level asks for (`kinds` for a draft
+        still being filled), each a PDF naming the entity and the dispositif."""
+        organization = self.db.get(Organization, request.organization_id)
+        scheme_level = self.db.get(SchemeLevel, request.scheme_level_id)
+        scheme = self.db.get(Scheme, scheme_level.scheme_id)
+        label = f"{scheme.code} niveau {scheme_level.level}"
+        slug = f"{scheme.code.lower()}-{scheme_level.level}"
+        requirements = self.db.exec(
+            select(DocumentRequirement)
+            .where(DocumentRequirement.scheme_level_id == scheme_level.id)
+            .order_by(DocumentRequirement.position)
+        ).all()
+        for requirement in requirements:
+            wanted = requirement.required if kinds is None else requirement.kind in kinds
+            if not wanted:
+                continue
+            lines = DOCUMENT_LINES.get(requirement.kind, [])
+            if requirement.kind == "engagement":
+                lines = [
+                    f"{organization.name} s'engage à respecter le document de référence du "
+                    f"dispositif {scheme.name} ({label}).",
+                    f"Signé : {organization.signatory_first_name} "
+                    f"{organization.signatory_last_name}, {organization.signatory_function}.",
+                ]
+            stored = self.pdf(
+                f"{requirement.kind.replace('_', '-')}-{slug}.pdf",
+                f"{requirement.label} — {label}",
+                organization,
+                lines,
+            )
+            self.db.add(
+                RequestDocument(
+                    request_id=request.id,
+                    kind=requirement.kind,
+                    label="Plan d'accès aux plateformes"
+                    if requirement.kind == "complementaire"
+                    else None,
+                    file_id=stored.id,
+                    uploaded_by_id=creator.id,
+                    uploaded_at=request.created_at,
+                )
+            )
+        self.db.flush()
+
     def request(
         self,
         organization: Organization,
@@ -182,19 +280,178 @@ class _Demo:
         level: int,
         phase: RequestPhase,
         creator: Person,
+        *,
+        submitted: datetime | None = None,
+        instructor: Person | None = None,
+        requester_comment: str | None = None,
+        return_comment: str | None = None,
+        decision_comment: str | None = None,
+        platforms: tuple[Platform, ...] = (),
+        equipment: tuple[Equipment, ...] = (),
+        mobile: bool = False,
+        kinds: tuple[str, ...] | None = None,
     ) -> AccreditationRequest:
+        """A request in `phase` as the state machine would have left it: its documents,
+        platforms and equipment, its history (one audit event per transition, in the past),
+        the decision, and the open task of whoever acts next."""
+        submitted = submitted or utcnow() - timedelta(days=12)
+        created = submitted - timedelta(days=5)
+        # the instruction's steps, each a few days after the one before
+        path = [P.DRAFT, P.FILE_COMPLETE, P.PHASE_1, P.PHASE_2, P.CNH]
+        if phase == P.RETURNED:
+            steps = [P.DRAFT, P.FILE_COMPLETE, P.PHASE_1, P.RETURNED]
+        elif phase in (P.FAVOURABLE, P.UNFAVOURABLE):
+            steps = [*path, phase]
+        else:
+            steps = path[: path.index(phase) + 1]
+        at = {P.DRAFT: created}
+        for number, step in enumerate(steps[1:]):
+            at[step] = submitted + timedelta(days=3 * number)
+        last = at[steps[-1]]
         request = AccreditationRequest(
             organization_id=organization.id,
             scheme_level_id=self.level(scheme_code, level).id,
             fund_id=organization.fund_id,
             kind=RequestKind.ADDITIONAL,
             phase=phase,
+            mobile_platform=mobile,
+            requester_comment=requester_comment,
             created_by_id=creator.id,
-            submitted_at=None if phase == RequestPhase.DRAFT else utcnow(),
+            created_at=created,
+            updated_at=last,
+            submitted_at=None if phase == P.DRAFT else submitted,
+            decided_at=last if phase in (P.FAVOURABLE, P.UNFAVOURABLE) else None,
+            decision_comment=decision_comment,
+            return_comment=return_comment,
+            returned_at=at.get(P.RETURNED),
+            returned_from=P.PHASE_1 if phase == P.RETURNED else None,
+            version=len(steps) + 4,
         )
         self.db.add(request)
         self.db.flush()
+        self.documents(request, creator, kinds)
+        for platform in platforms:
+            platform.request_id = request.id
+            self.db.add(platform)
+        for item in equipment:
+            item.request_id = request.id
+            self.db.add(item)
+        actors = {
+            P.DRAFT: creator,
+            P.FILE_COMPLETE: creator,
+            P.PHASE_1: instructor,
+            P.PHASE_2: instructor,
+            P.CNH: instructor,
+            P.RETURNED: instructor,
+            P.FAVOURABLE: self.admin,
+            P.UNFAVOURABLE: self.admin,
+        }
+        actions = {
+            P.DRAFT: "created",
+            P.FILE_COMPLETE: "submitted",
+            P.PHASE_1: "phase_1_started",
+            P.PHASE_2: "instruction_phase_1_complete",
+            P.CNH: "instruction_phase_2_complete",
+            P.RETURNED: "returned",
+            P.FAVOURABLE: "favourable",
+            P.UNFAVOURABLE: "unfavourable",
+        }
+        before = None
+        for step in steps:
+            self.db.add(
+                AuditEvent(
+                    at=at[step],
+                    actor_id=actors[step].id,
+                    action=f"accreditation_request.{actions[step]}",
+                    object_type="accreditation_request",
+                    object_id=request.id,
+                    from_state=before,
+                    to_state=step,
+                    comment=return_comment
+                    if step == P.RETURNED
+                    else decision_comment
+                    if step == P.UNFAVOURABLE
+                    else None,
+                )
+            )
+            before = step
+        self.db.flush()
+        self.task(request, phase, last)
         return request
+
+    def task(self, request: AccreditationRequest, phase: RequestPhase, at: datetime) -> None:
+        """The open task of the next actor, as the state machine gives it."""
+        from app.domain.accreditation_flow import label_of
+
+        label = label_of(self.db, request)
+        if phase == P.FILE_COMPLETE:
+            grants = self.db.exec(
+                select(RoleGrant).where(
+                    RoleGrant.role == Role.INSTRUCTEUR, RoleGrant.fund_id == request.fund_id
+                )
+            ).all()
+            title = f"{label} à instruire"
+        elif phase == P.RETURNED:
+            grants = self.db.exec(
+                select(RoleGrant).where(
+                    RoleGrant.role == Role.GESTIONNAIRE,
+                    RoleGrant.organization_id == request.organization_id,
+                )
+            ).all()
+            title = f"{label} à compléter"
+        elif phase == P.CNH:
+            grants = self.db.exec(
+                select(RoleGrant).where(RoleGrant.role == Role.ADMINISTRATEUR)
+            ).all()
+            title = f"{label} : décision CNH à enregistrer"
+        else:
+            return
+        for grant in grants:
+            self.db.add(
+                Notification(
+                    person_id=grant.person_id,
+                    role_grant_id=grant.id,
+                    kind="accreditation_request",
+                    title=title,
+                    link=f"/habilitations/demandes/{request.id}/informations",
+                    object_type="accreditation_request",
+                    object_id=request.id,
+                    created_at=at,
+                )
+            )
+        self.db.flush()
+
+    def decided(self, accreditation: Accreditation, request: AccreditationRequest) -> None:
+        """The accreditation a favourable request gave: linked to it, with its decision
+        letter (drawn from the app's template when an app is there, `flask seed demo`)."""
+        accreditation.request_id = request.id
+        accreditation.created_at = request.decided_at
+        self.db.add(accreditation)
+        self.db.flush()
+        organization = self.db.get(Organization, accreditation.organization_id)
+        if has_app_context():
+            from app.domain.accreditation_letters import decision_file_name, decision_letter_pdf
+            from app.domain.storage import get_storage
+
+            stored = get_storage().save(
+                self.db,
+                name=decision_file_name(accreditation),
+                content_type="application/pdf",
+                data=decision_letter_pdf(self.db, accreditation),
+            )
+        else:
+            stored = self.pdf(
+                "decision-cnh.pdf",
+                f"Décision CNH — habilitation {accreditation.number}",
+                organization,
+                [
+                    f"Habilitation accordée du {accreditation.start_date:%d/%m/%Y} au "
+                    f"{accreditation.end_date:%d/%m/%Y}."
+                ],
+            )
+        accreditation.decision_letter_file_id = stored.id
+        self.db.add(accreditation)
+        self.db.flush()
 
     def certificate(
         self,
@@ -286,6 +543,7 @@ class _Demo:
 
         admin = self.person("INR00001", "Hélène", "BERNARD", ADMIN_EMAIL, date(1975, 3, 2))
         self.grant(admin, Role.ADMINISTRATEUR)
+        self.admin = admin
         instr_am = self.person(
             "CAM00001",
             "Thomas",
@@ -365,7 +623,7 @@ class _Demo:
 
         # accreditations in every state
         sst1 = self.accreditation(marose, "SST", 1, start=t - 2 * years, end=t + 3 * years)
-        self.accreditation(marose, "SST", 2, start=t - 1 * years, end=t + 4 * years)
+        sst2 = self.accreditation(marose, "SST", 2, start=t - 1 * years, end=t + 4 * years)
         catec = self.accreditation(marose, "CATEC", 1, start=t - 1 * years, end=t + 4 * years)
         self.db.add(
             Platform(
@@ -409,12 +667,124 @@ class _Demo:
         guy_sst1 = self.accreditation(guy, "SST", 1, start=t - 1 * years, end=t + 4 * years)
         self.db.add(Delegation(person_id=stephane.id, accreditation_id=sst1.id))
 
-        # accreditation requests in each phase
-        self.request(marose, "ECHAF", 1, RequestPhase.DRAFT, romain)
-        self.request(marose, "PRAP-2S", 1, RequestPhase.FILE_COMPLETE, romain)
-        self.request(marose, "ECHAF", 2, RequestPhase.PHASE_1, romain)
-        self.request(guy, "PRAP-IBC", 1, RequestPhase.PHASE_2, karine)
-        self.request(guy, "ALM", 1, RequestPhase.CNH, karine)
+        # accreditation requests in each phase, each with its documents and history; no
+        # dispositif-level held or being requested is asked for twice (SPEC §5)
+        def port(**owner):
+            return Platform(
+                name="Plateforme CATEC Strasbourg-Port",
+                address="5 rue du Port du Rhin",
+                postal_code="67100",
+                city="STRASBOURG",
+                **owner,
+            )
+
+        def haguenau(**owner):
+            return Platform(
+                name="Plateforme CATEC Haguenau",
+                address="18 route de Bitche",
+                postal_code="67500",
+                city="HAGUENAU",
+                **owner,
+            )
+
+        def on(day: date, days_before: int) -> datetime:
+            return datetime.combine(day, time(9), tzinfo=UTC) - timedelta(days=days_before)
+
+        # two accreditations came from requests decided by the CNH a year ago
+        self.decided(
+            sst2,
+            self.request(
+                marose,
+                "SST",
+                2,
+                P.FAVOURABLE,
+                romain,
+                submitted=on(sst2.start_date, 12),
+                instructor=instr_am,
+            ),
+        )
+        self.decided(
+            catec,
+            self.request(
+                marose,
+                "CATEC",
+                1,
+                P.FAVOURABLE,
+                romain,
+                submitted=on(catec.start_date, 12),
+                instructor=instr_am,
+                platforms=(port(), haguenau()),
+                equipment=(
+                    Equipment(label="Détecteur 4 gaz", quantity=6),
+                    Equipment(label="Trépied et treuil", quantity=2),
+                ),
+            ),
+        )
+        self.request(
+            marose,
+            "PRAP-IBC",
+            2,
+            P.UNFAVOURABLE,
+            romain,
+            submitted=on(t, 130),
+            instructor=instr_am,
+            decision_comment="Les déroulés pédagogiques ne prévoient aucune mise en situation "
+            "pratique des futurs formateurs : le dossier ne répond pas au document de "
+            "référence du dispositif.",
+        )
+        self.request(
+            marose,
+            "ECHAF",
+            1,
+            P.DRAFT,
+            romain,
+            requester_comment="La plateforme de Haguenau sert aussi aux formations CATEC.",
+            platforms=(haguenau(),),
+            kinds=("programme", "deroule"),
+        )
+        self.request(
+            marose,
+            "PRAP-2S",
+            1,
+            P.RETURNED,
+            romain,
+            instructor=instr_am,
+            return_comment="Le déroulé pédagogique joint est celui du niveau 2 (formateur) : "
+            "déposez celui du niveau 1 (acteur PRAP 2S) puis soumettez de nouveau.",
+        )
+        self.request(
+            marose,
+            "CATEC",
+            2,
+            P.FILE_COMPLETE,
+            romain,
+            submitted=on(t, 2),
+            instructor=instr_am,
+            requester_comment="Nos formateurs de formateurs interviendront sur la plateforme "
+            "du port, déjà approuvée pour le niveau 1.",
+            platforms=(port(),),
+            equipment=(
+                Equipment(label="Détecteur 4 gaz", quantity=8),
+                Equipment(
+                    label="Trépied et treuil",
+                    quantity=3,
+                    description="Vérifiés en janvier par un organisme agréé",
+                ),
+                Equipment(label="Appareil respiratoire isolant", quantity=4),
+            ),
+        )
+        self.request(
+            marose,
+            "ECHAF",
+            2,
+            P.PHASE_1,
+            romain,
+            instructor=instr_am,
+            mobile=True,
+            equipment=(Equipment(label="Échafaudage de pied 3 niveaux", quantity=2),),
+        )
+        self.request(guy, "PRAP-IBC", 1, P.PHASE_2, karine, instructor=instr_if)
+        self.request(guy, "ALM", 1, P.CNH, karine, submitted=on(t, 15), instructor=instr_if)
 
         # trainers: valid, expired, wrong dispositif, wrong level
         stephanie = self.person(
