@@ -150,8 +150,9 @@ def render_request(req: AccreditationRequest, tab: str, status: int = 200, **ext
         ),
         "accreditation": _accreditation_of(db, req),
         "renewed": db.get(Accreditation, req.renewal_of_id) if req.renewal_of_id else None,
+        # the entity's requests are listed with its accreditations; the others', in the queue
         "back_url": url_for("accreditations.index")
-        if can(role, "accreditation.list")
+        if role.role in flow.ENTITY_ROLES
         else url_for("instruction.requests"),
     }
     context.update(_TAB_CONTEXT[tab](db, req, editable, extra))
