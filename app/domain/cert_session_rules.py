@@ -244,12 +244,17 @@ def check_session_fields(
     return errors
 
 
-def platforms_of(db: Session, accreditation_id: int) -> list[Platform]:
+def platforms_of(db: Session, accreditation_id: int, on: date | None = None) -> list[Platform]:
+    """The platforms a session's lieu may be chosen from: those of the accreditation the CNH
+    approved by `on` (today); one added during the accreditation waits for its approval."""
     return list(
         db.exec(
             select(Platform)
-            .where(Platform.accreditation_id == accreditation_id)
-            .order_by(Platform.name)
+            .where(
+                Platform.accreditation_id == accreditation_id,
+                Platform.cnh_approved_on <= (on or today()),
+            )
+            .order_by(Platform.name, Platform.id)
         ).all()
     )
 
