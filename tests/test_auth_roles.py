@@ -264,9 +264,28 @@ def test_instructor_sees_own_fund_requests_only(client, auth, db):
     assert "Instruction en cours phase 1" in html
     assert _menu(client.get("/").get_data(as_text=True)) == [
         "Tableau de bord",
+        "Habilitations",
         "Demandes à instruire",
         "Messages ciblés",
         "Statistiques",
+        "Mon compte",
+        "Aide et assistance",
+    ]
+
+
+def test_the_administrator_s_menu(client, auth, db):
+    admin = factories.person(db, email="admin@exemple.fr")
+    factories.grant(db, admin, Role.ADMINISTRATEUR)
+    db.commit()
+    auth.login("admin@exemple.fr")
+    assert _menu(client.get("/").get_data(as_text=True)) == [
+        "Tableau de bord",
+        "Habilitations",
+        "Demandes à instruire",
+        "Catalogue des dispositifs",
+        "Messages ciblés",
+        "Statistiques",
+        "Demandes d&#39;assistance",  # as the HTML writes it
         "Mon compte",
         "Aide et assistance",
     ]

@@ -61,7 +61,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "message.send": frozenset({Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
     "help.view": frozenset(Role),
     "organization.view": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
-    "accreditation.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
+    # "Habilitations" and an accreditation's page: the entity's (a délégataire: the delegated
+    # ones), the caisse's entities', every one for an administrator (accreditation_scope)
+    "accreditation.list": frozenset(
+        {Role.GESTIONNAIRE, Role.DELEGATAIRE, Role.INSTRUCTEUR, Role.ADMINISTRATEUR}
+    ),
+    "accreditation.view": frozenset(
+        {Role.GESTIONNAIRE, Role.DELEGATAIRE, Role.INSTRUCTEUR, Role.ADMINISTRATEUR}
+    ),
+    # a fixed platform added during the accreditation: by the entity, approved by the caisse
+    "accreditation.add_platform": frozenset({Role.GESTIONNAIRE}),
+    "accreditation.approve_platform": frozenset({Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
     # accreditation requests (app/domain/accreditation_flow.py decides phase by phase):
     # the gestionnaire prepares and submits, the caisse instructs, the CNH decides
     "accreditation_request.view": frozenset(
@@ -70,7 +80,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "accreditation_request.manage": frozenset({Role.GESTIONNAIRE}),
     "accreditation_request.instruct": frozenset({Role.INSTRUCTEUR}),
     "accreditation_request.decide": frozenset({Role.ADMINISTRATEUR}),
-    # suspensions and platform approvals on an accreditation: the caisse or the administrator
+    # suspensions of an accreditation: the caisse or the administrator
     "accreditation.suspend": frozenset({Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
     "cert_session.list": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE, Role.FORMATEUR}),
     "cert_session.declare": frozenset({Role.GESTIONNAIRE, Role.DELEGATAIRE}),
@@ -175,7 +185,8 @@ def require(action: str):
 
 
 def accreditation_scope(role: ActiveRole):
-    """Accreditations the active role may see."""
+    """Accreditations the active role may see: the entity's (a délégataire: those delegated
+    to them), the entities' of an instructor's caisse, every one for an administrator."""
     if role.role == Role.GESTIONNAIRE:
         return Accreditation.organization_id == role.organization_id
     if role.role == Role.DELEGATAIRE:
@@ -186,6 +197,12 @@ def accreditation_scope(role: ActiveRole):
             Accreditation.organization_id == role.organization_id,
             Accreditation.id.in_(delegated),
         )
+    if role.role == Role.INSTRUCTEUR and role.fund_id is not None:
+        return Accreditation.organization_id.in_(
+            select(Organization.id).where(Organization.fund_id == role.fund_id)
+        )
+    if role.role == Role.ADMINISTRATEUR:
+        return true()
     return false()
 
 
