@@ -429,6 +429,7 @@ def test_the_whole_path_writes_its_trail_and_tells_the_next_people(db, w, outcom
         ("instruction_phase_1_complete", P.PHASE_1, P.PHASE_2),
         ("instruction_phase_2_complete", P.PHASE_2, P.CNH),
     ]
+    mails_before = count(db, OutboxEmail)
     if outcome == "favourable":
         accreditation = flow.decide_favourable(db, a, request, request.version, today())
         db.commit()
@@ -463,6 +464,9 @@ def test_the_whole_path_writes_its_trail_and_tells_the_next_people(db, w, outcom
         title = f"{label} : décision défavorable"
         steps.append(("unfavourable", P.CNH, P.UNFAVOURABLE))
     assert request.decided_at is not None
+    # the decision itself is mailed by accreditation_letters (with the letter or the
+    # reason): the state machine's task comes with no second mail
+    assert count(db, OutboxEmail) == mails_before
     assert open_tasks(db, request.id) == {
         "gestionnaire": title,
         "gestionnaire_sans_mail": title,
