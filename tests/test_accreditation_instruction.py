@@ -464,6 +464,8 @@ def test_a_favourable_decision_numbers_the_accreditation_and_mails_its_letter(w,
     acc = w.db.exec(select(Accreditation).where(Accreditation.request_id == req.id)).one()
     assert answer.headers["Location"] == f"/habilitations/{acc.id}/general"
     assert w.fresh(req).phase == P.FAVOURABLE
+    landed = admin.get(answer.headers["Location"])
+    assert landed.status_code == 200 and acc.number in text(landed)
 
     # REFERENCE §3: H{code}/{year of decision}/{SCHEME}-{level}/{type letter}/{sequence}
     assert acc.number == f"H{w.org.code}/{today().year}/CATEC-1/C/00"
