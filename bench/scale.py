@@ -45,7 +45,16 @@ from sqlmodel import Session, select
 
 from app import create_app
 from app.cli import upgrade_database
-from app.models import AccreditationRequest, CertSession, Organization, Person, RoleGrant
+from app.models import (
+    Accreditation,
+    AccreditationRequest,
+    CertSession,
+    Organization,
+    Person,
+    RoleGrant,
+    Scheme,
+    SchemeLevel,
+)
 from app.models.accreditations import RequestPhase
 from app.models.cert_sessions import SessionState
 from app.models.organizations import OrganizationStatus
@@ -443,6 +452,18 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
 
     catec_request = request_of(marose, RequestPhase.FILE_COMPLETE)
     cnh_request = request_of(guy, RequestPhase.CNH)
+
+    def accreditation_of(organization_id: int, scheme_code: str) -> int:
+        return db.exec(
+            select(Accreditation.id)
+            .join(SchemeLevel, SchemeLevel.id == Accreditation.scheme_level_id)
+            .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+            .where(Accreditation.organization_id == organization_id, Scheme.code == scheme_code)
+            .order_by(Accreditation.id)
+        ).first()
+
+    catec = accreditation_of(marose, "CATEC")  # from a request, with its platforms
+    guy_sst = accreditation_of(guy, "SST")
     pages = [
         ("KPA12345", "tableau de bord", "/"),
         ("KPA12345", "liste des sessions", "/sessions/"),
@@ -537,10 +558,28 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
             "habilitations en décision CNH",
             "/instruction/demandes?etat=a_instruire&type=habilitation&phase=decision_cnh",
         ),
-        # "Habilitations" of the entity's roles
+        # "Habilitations" of every role: the entity's with its requests in progress, the
+        # délégataire's, the caisse's entities', every one for the administrator
         ("KPA12345", "habilitations", "/habilitations/"),
+        ("KPA12345", "habilitations, demandes p. 2", "/habilitations/?demandes=2"),
         ("ROM37899", "habilitations", "/habilitations/"),
         ("SDE24680", "habilitations", "/habilitations/"),
+        ("CAM00001", "habilitations (sa caisse)", "/habilitations/"),
+        ("CAM00001", "habilitations : recherche", "/habilitations/?recherche=formation"),
+        ("CAM00001", "habilitations, page 5", "/habilitations/?page=5"),
+        ("INR00001", "habilitations (toutes)", "/habilitations/"),
+        ("INR00001", "habilitations : n° H67001", "/habilitations/?recherche=H67001"),
+        ("INR00001", "habilitations, page 50", "/habilitations/?page=50"),
+        # the accreditation page: each tab of MAROSE's CATEC one (from a request, with its
+        # platforms), as the entity sees it; as its caisse; FORMATION GUY's SST
+        *[
+            ("ROM37899", f"habilitation CATEC, {tab}", f"/habilitations/{catec}/{tab}")
+            for tab in ("informations", "general", "administratif", "pedagogie", "technique")
+        ],
+        ("ROM37899", "habilitation CATEC, délégués", f"/habilitations/{catec}/delegues"),
+        ("CAM00001", "habilitation CATEC, général", f"/habilitations/{catec}/general"),
+        ("CAM00001", "habilitation CATEC, technique", f"/habilitations/{catec}/technique"),
+        ("KPA12345", "habilitation SST, général", f"/habilitations/{guy_sst}/general"),
         # public (the same for anyone, measured logged in), without its Redis cache
         ("KPA12345", "organismes habilités", "/organismes-habilites"),
         (
