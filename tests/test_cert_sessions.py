@@ -55,6 +55,7 @@ def world(db):
         address="1 rue",
         postal_code="67000",
         city="Strasbourg",
+        cnh_approved_on=today() - timedelta(days=30),
     )
     db.add(w.platform)
     w.manager = factories.person(db, first_name="Romain", last_name="MARTIN", email="g@exemple.fr")
@@ -225,6 +226,23 @@ def test_platform_rule(app, db, world):
     )
     assert "location" not in _errors(
         app, db, role, accreditation_id=world.catec1.id, platform_id=world.platform.id
+    )
+    # added during the accreditation, not approved yet: not offered, and a forged choice
+    # of it is refused with its name
+    waiting = Platform(
+        accreditation_id=world.catec1.id,
+        name="Plateforme Sud",
+        address="2 rue",
+        postal_code="67000",
+        city="Strasbourg",
+    )
+    db.add(waiting)
+    db.commit()
+    assert _errors(app, db, role, accreditation_id=world.catec1.id, platform_id=waiting.id)[
+        "location"
+    ] == (
+        "La plateforme « Plateforme Sud » attend encore son approbation par la caisse : "
+        "choisissez une plateforme approuvée."
     )
     world.catec1.mobile_platform = True
     db.add(world.catec1)

@@ -210,6 +210,11 @@ def check_session_fields(
                     "Ce dispositif exige une plateforme pédagogique : choisissez une des "
                     "plateformes déclarées sur l'habilitation."
                 )
+            elif platform.cnh_approved_on is None or platform.cnh_approved_on > today():
+                errors["location"] = (
+                    f"La plateforme « {platform.name} » attend encore son approbation par la "
+                    "caisse : choisissez une plateforme approuvée."
+                )
         elif (values.location or "").strip():
             errors["location"] = (
                 "Ce dispositif exige une plateforme pédagogique : choisissez une des "
