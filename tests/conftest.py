@@ -32,6 +32,7 @@ REFERENCE_TABLES = {
     "scheme",
     "schemelevel",
     "certificatemodel",
+    "documentrequirement",
     "alembic_version",
 }
 _TMP = Path(tempfile.mkdtemp(prefix="forprev-tests-"))

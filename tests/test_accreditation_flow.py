@@ -645,11 +645,16 @@ def test_requestable_levels_leave_out_what_is_held_requested_or_inrs_only(db, w)
     echaf.active = False
     db.add(echaf)
     db.commit()
-    assert "ECHAF / 1" not in [c.label for c in flow.requestable_levels(db, org.id, draft)]
-    assert (
-        flow.check_scheme_level(db, org.id, level_id(db, "ECHAF", 1), draft)
-        == "Ce dispositif et ce niveau ne peuvent pas être demandés."
-    )
+    try:
+        assert "ECHAF / 1" not in [c.label for c in flow.requestable_levels(db, org.id, draft)]
+        assert (
+            flow.check_scheme_level(db, org.id, level_id(db, "ECHAF", 1), draft)
+            == "Ce dispositif et ce niveau ne peuvent pas être demandés."
+        )
+    finally:  # the catalogue is kept between tests: put the dispositif back
+        echaf.active = True
+        db.add(echaf)
+        db.commit()
 
 
 def test_new_request_is_the_gestionnaire_s_of_a_validated_entity(db, w):

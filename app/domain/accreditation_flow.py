@@ -386,6 +386,19 @@ def start_renewal(
     problem = renewal_problem(db, accreditation)
     if problem:
         raise DomainError(problem)
+    # two "Renouveler" at once: the accreditation's row is taken by the first, the second
+    # finds its version changed and starts nothing (the check above ran before either wrote)
+    taken = db.exec(
+        update(Accreditation)
+        .where(Accreditation.id == accreditation.id, Accreditation.version == accreditation.version)
+        .values(version=Accreditation.version + 1)
+    ).rowcount
+    if not taken:
+        db.rollback()
+        raise ConflictError(
+            "Un renouvellement de cette habilitation vient d'être demandé par quelqu'un "
+            "d'autre : rechargez la page."
+        )
     organization = db.get(Organization, accreditation.organization_id)
     request = AccreditationRequest(
         organization_id=organization.id,
