@@ -35,7 +35,6 @@ from app.models import (
 )
 from app.models.accreditations import REQUEST_PHASE_LABELS, RequestKind, RequestPhase
 from app.models.people import Role
-from seeds.reference import load_reference
 from tests import factories
 
 P = RequestPhase
@@ -87,10 +86,7 @@ def w(app, db):
     e-mails), one who left, a délégataire and a formateur; two instructors of its caisse, one
     of the Cramif; two administrators; a gestionnaire of another entity."""
     with app.test_request_context():
-        if db.exec(select(DocumentRequirement.id)).first() is None:
-            # the catalogue's document rows are reference data: load them if a previous
-            # test's cleanup removed them
-            load_reference(db)
+        assert db.exec(select(DocumentRequirement.id)).first(), "le catalogue des documents"
         org = factories.organization(db, postal_code="67000")
         org.signatory_last_name, org.signatory_first_name = "DURAND", "Claire"
         org.signatory_function = "Directrice"
