@@ -21,19 +21,27 @@ from app.domain.contact_requests import give_reference
 from app.domain.storage import get_storage
 from app.domain.targeted_messages import Audience, send_message
 from app.models import (
+    Accreditation,
+    AccreditationRequest,
     Alert,
     Certificate,
     CertSession,
     ContactRequest,
     Delegation,
+    Equipment,
     FaqEntry,
     Organization,
     OrganizationChange,
     Person,
+    Platform,
+    RequestDocument,
     RoleGrant,
+    Scheme,
+    SchemeLevel,
     StatCounter,
     Trainee,
 )
+from app.models.accreditations import RequestKind, RequestPhase
 from app.models.cert_sessions import SessionState
 from app.models.people import Role
 from jobs.certificates import generate_certificates
@@ -83,6 +91,34 @@ REQUEST_FOR_ENDPOINT = {
     # the CSV exports of entity A's activity
     "exports.activity": "organization:marose",
     "exports.activity_by_scheme": "organization:marose",
+}
+
+# which of entity A's accreditation requests each route is tried on: the draft for the
+# gestionnaire's changes, the one in phase 1 for reading it (the caisse sees it too) and
+# for the instructor's "complet" / "incomplet", the others for their own phase's action
+ACCREDITATION_REQUEST_FOR_ENDPOINT = {
+    "accreditation_requests.show": "phase_1",
+    "accreditation_requests.tab": "phase_1",
+    "accreditation_requests.commitment_letter": "phase_1",
+    "accreditation_requests.download_document": "phase_1",
+    "accreditation_decisions.start": "file_complete",
+    "accreditation_decisions.complete": "phase_1",
+    "accreditation_decisions.incomplete": "phase_1",
+    "accreditation_decisions.favourable": "cnh",
+    "accreditation_decisions.unfavourable": "cnh",
+}
+# which of entity A's accreditations: SST / 1 (delegated to the délégataire) unless said
+ACCREDITATION_FOR_ENDPOINT = {
+    "accreditations.decision_letter": "catec",
+    "accreditations.document": "catec",
+    "accreditations.add_platform": "catec",
+    "accreditations.approve_platform": "catec",
+    "accreditation_requests.renew": "renewable",
+}
+TAB_FOR_ENDPOINT = {
+    "accreditation_requests.tab": "informations",
+    "accreditation_requests.save": "informations",
+    "accreditations.tab": "general",
 }
 
 CSRF_FIELD = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -286,6 +322,8 @@ def _name_objects(db: Session, world: World) -> None:
             if o.status == status and o.created_by_id == ids["person:demandeur"]
         )
 
+    _name_accreditation_objects(db, world, marose)
+
     # "Demandes d'assistance": an open request the demandeur sent to the support
     contact_request = ContactRequest(
         person_id=ids["person:demandeur"],
@@ -327,6 +365,107 @@ def _name_objects(db: Session, world: World) -> None:
         )
 
 
+def _name_accreditation_objects(db: Session, world: World, marose: Organization) -> None:
+    """Entity A's accreditation requests in each phase (the demo's, and one waiting for
+    the CNH), its accreditations, and the documents, platforms and equipment the routes
+    about one of them act on."""
+    ids = world.ids
+    requests = db.exec(
+        select(AccreditationRequest)
+        .where(AccreditationRequest.organization_id == marose.id)
+        .order_by(AccreditationRequest.id)
+    ).all()
+    for phase, key in (
+        (RequestPhase.DRAFT, "draft"),
+        (RequestPhase.RETURNED, "returned"),
+        (RequestPhase.FILE_COMPLETE, "file_complete"),
+        (RequestPhase.PHASE_1, "phase_1"),
+    ):
+        ids[f"accreditation_request:{key}"] = next(r.id for r in requests if r.phase == phase)
+    alm2 = db.exec(
+        select(SchemeLevel.id)
+        .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+        .where(Scheme.code == "ALM", SchemeLevel.level == 2)
+    ).one()
+    cnh = AccreditationRequest(
+        organization_id=marose.id,
+        scheme_level_id=alm2,
+        fund_id=marose.fund_id,
+        kind=RequestKind.ADDITIONAL,
+        phase=RequestPhase.CNH,
+        created_by_id=ids["person:gestionnaire_a"],
+        submitted_at=utcnow() - timedelta(days=40),
+        requester_comment="Demande ALM 2 confidentielle de MAROSE",
+    )
+    db.add(cnh)
+    db.flush()
+    ids["accreditation_request:cnh"] = cnh.id
+    world.secrets.append(cnh.requester_comment)
+    draft = ids["accreditation_request:draft"]
+    equipment = Equipment(request_id=draft, label="Harnais antichute", quantity=4)
+    db.add(equipment)
+    db.flush()
+    ids["equipment"] = equipment.id
+    ids["platform:request"] = db.exec(
+        select(Platform.id).where(Platform.request_id == draft)
+    ).first()
+    for key in ("draft", "phase_1"):
+        ids[f"request_document:{key}"] = db.exec(
+            select(RequestDocument.id).where(
+                RequestDocument.request_id == ids[f"accreditation_request:{key}"]
+            )
+        ).first()
+
+    accreditations = db.exec(
+        select(Accreditation, Scheme.code, SchemeLevel.level)
+        .join(SchemeLevel, SchemeLevel.id == Accreditation.scheme_level_id)
+        .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+        .where(Accreditation.organization_id == marose.id)
+    ).all()
+    by_label = {f"{code}-{level}": acc for acc, code, level in accreditations}
+    catec = by_label["CATEC-1"]
+    ids["accreditation:sst1"] = by_label["SST-1"].id
+    ids["accreditation:catec"] = catec.id
+    ids["accreditation:renewable"] = by_label["PRAP-IBC-1"].id
+    ids["accreditation_document:catec"] = db.exec(
+        select(RequestDocument.id).where(RequestDocument.request_id == catec.request_id)
+    ).first()
+    waiting = Platform(
+        accreditation_id=catec.id,
+        name="Plateforme CATEC Sélestat",
+        address="3 rue de la Gare",
+        postal_code="67600",
+        city="SÉLESTAT",
+    )
+    db.add(waiting)
+    db.flush()
+    ids["platform:waiting"] = waiting.id
+
+
+def _accreditation_request(world: World, endpoint: str) -> int:
+    return world.ids[
+        "accreditation_request:" + ACCREDITATION_REQUEST_FOR_ENDPOINT.get(endpoint, "draft")
+    ]
+
+
+def _accreditation(world: World, endpoint: str) -> int:
+    return world.ids["accreditation:" + ACCREDITATION_FOR_ENDPOINT.get(endpoint, "sst1")]
+
+
+def _document(world: World, endpoint: str) -> int:
+    if endpoint == "accreditations.document":
+        return world.ids["accreditation_document:catec"]
+    if endpoint == "accreditation_requests.download_document":
+        return world.ids["request_document:phase_1"]
+    return world.ids["request_document:draft"]
+
+
+def _platform(world: World, endpoint: str) -> int:
+    if endpoint.startswith("accreditations."):
+        return world.ids["platform:waiting"]
+    return world.ids["platform:request"]
+
+
 ARGUMENTS = {
     "alert_id": lambda world, endpoint: world.ids["alert"],
     "contact_request_id": lambda world, endpoint: world.ids["contact_request"],
@@ -337,7 +476,13 @@ ARGUMENTS = {
     "trainee_id": lambda world, endpoint: world.ids["trainee"],
     "code": lambda world, endpoint: world.ids["verification_code"],
     "token": lambda world, endpoint: "jeton-inconnu-0123456789abcdef",
-    "tab": lambda world, endpoint: "stagiaires",
+    "tab": lambda world, endpoint: TAB_FOR_ENDPOINT.get(endpoint, "stagiaires"),
+    "request_id": _accreditation_request,
+    "accreditation_id": _accreditation,
+    "document_id": _document,
+    "platform_id": _platform,
+    "equipment_id": lambda world, endpoint: world.ids["equipment"],
+    "kind": lambda world, endpoint: "programme",  # a document an ECHAF request asks for
     "grant_id": lambda world, endpoint: world.ids["grant:membre"],
     "organization_id": lambda world, endpoint: world.ids[
         REQUEST_FOR_ENDPOINT.get(endpoint, "organization:submitted")

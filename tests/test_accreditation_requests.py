@@ -444,7 +444,9 @@ def test_renewal_opens_twelve_months_before_the_end(app, db, w, login_as, extra_
     opens = flow.renewal_opens_on(accreditation)
     assert opens == (today() + timedelta(days=1) if extra_day else today())
     client = login_as(w.people["gestionnaire"])
-    response = post(client, f"{BASE}/renouveler/{accreditation.id}")
+    response = post(
+        client, f"{BASE}/renouveler/{accreditation.id}", {"version": accreditation.version}
+    )
     assert response.status_code == 302
     requests = db.exec(select(AccreditationRequest)).all()
     if not allowed:
@@ -461,6 +463,29 @@ def test_renewal_opens_twelve_months_before_the_end(app, db, w, login_as, extra_
     assert "SST / 1 — " in text and "garde le dispositif et le niveau" in text
     # the dispositif of a renewal is fixed: no select, no draft on the Pédagogique tab
     assert 'id="scheme_level_id"' not in client.get(f"{BASE}/{request.id}/pedagogique").text
+
+
+def test_renouveler_on_a_page_read_before_someone_else_s_is_a_conflict(app, db, w, login_as):
+    """The list was read at one version of the accreditation; a renewal started in between
+    (the row's version moved on): the second click starts nothing and says why."""
+    accreditation = factories.accreditation(
+        db, w.org, scheme_code="SST", level=1, end=today() + relativedelta(months=6)
+    )
+    db.commit()
+    client = login_as(w.people["gestionnaire"])
+    read = accreditation.version
+    first = post(client, f"{BASE}/renouveler/{accreditation.id}", {"version": read})
+    assert first.status_code == 302 and count(db, AccreditationRequest) == 1
+    db.rollback()  # abandon it: only the version still stands in the way
+    (renewal,) = db.exec(select(AccreditationRequest)).all()
+    renewal.phase = "abandonnee"
+    db.add(renewal)
+    db.commit()
+    second = post(client, f"{BASE}/renouveler/{accreditation.id}", {"version": read})
+    assert second.status_code == 302 and second.headers["Location"] == "/habilitations/"
+    assert count(db, AccreditationRequest) == 1
+    assert "vient d'être demandé par quelqu'un d'autre" in text_of(client.get("/habilitations/"))
+    assert post(client, f"{BASE}/renouveler/{accreditation.id}").status_code == 400
 
 
 def test_another_entity_s_accreditation_cannot_be_renewed(app, db, w, login_as):
@@ -647,7 +672,7 @@ def test_a_stale_version_is_a_conflict_and_writes_nothing(app, db, w, login_as):
         assert "Changé ailleurs." in response.text or "Technique" in response.text
     response = post(
         client,
-        f"{BASE}/{request.id}/documents/engagement",
+        f"{BASE}/{request.id}/deposer/engagement",
         {"version": stale, "engagement-fichier": (io.BytesIO(PDF), "lettre.pdf")},
         content_type="multipart/form-data",
     )
@@ -668,7 +693,7 @@ def test_documents_one_file_replaces_several_add_up_and_each_can_be_removed(app,
     def send(kind, *files):
         return post(
             client,
-            f"{BASE}/{request.id}/documents/{kind}",
+            f"{BASE}/{request.id}/deposer/{kind}",
             {"version": version_of(db, request.id), f"{kind}-fichier": list(files)},
             content_type="multipart/form-data",
             htmx=True,
@@ -728,7 +753,7 @@ def test_a_refused_file_is_named_next_to_its_field_and_nothing_is_stored(
     before = snapshot(db, request.id)
     response = post(
         client,
-        f"{BASE}/{request.id}/documents/engagement",
+        f"{BASE}/{request.id}/deposer/engagement",
         {"version": request.version, "engagement-fichier": (io.BytesIO(data), name)},
         content_type="multipart/form-data",
         htmx=True,
@@ -753,7 +778,7 @@ def test_a_complementary_document_needs_its_title(app, db, w, login_as):
     before = snapshot(db, request.id)
     response = post(
         client,
-        f"{BASE}/{request.id}/documents/complementaire",
+        f"{BASE}/{request.id}/deposer/complementaire",
         {
             "version": request.version,
             "complementaire-label": "  ",
@@ -767,7 +792,7 @@ def test_a_complementary_document_needs_its_title(app, db, w, login_as):
     assert snapshot(db, request.id) == before
     response = post(
         client,
-        f"{BASE}/{request.id}/documents/complementaire",
+        f"{BASE}/{request.id}/deposer/complementaire",
         {
             "version": request.version,
             "complementaire-label": "Plan d'accès",

@@ -64,7 +64,47 @@ EXPECTED: dict[str, set[str]] = {
     # per role
     "catalogue.index": {"administrateur"},
     "organizations.mine": MANAGERS,
-    "accreditations.index": MANAGERS,
+    # "Habilitations": the entity's (the délégataire's delegated ones), the caisse's entities'
+    # for its instructors, every one for an administrator
+    "accreditations.index": MANAGERS | AUTHORS,
+    # entity A's SST / 1, delegated to the délégataire; its CATEC / 1 (letter, documents,
+    # platforms) is not delegated
+    "accreditations.show": {"gestionnaire_a", "delegataire", "instructeur", "administrateur"},
+    "accreditations.tab": {"gestionnaire_a", "delegataire", "instructeur", "administrateur"},
+    "accreditations.decision_letter": {"gestionnaire_a", "instructeur", "administrateur"},
+    "accreditations.document": {"gestionnaire_a", "instructeur", "administrateur"},
+    "accreditations.add_suspension": {"instructeur", "administrateur"},
+    "accreditations.add_platform": OWNER,
+    "accreditations.approve_platform": {"instructeur", "administrateur"},
+    # accreditation requests: each gestionnaire asks for their own entity; entity A's
+    # requests are read by its gestionnaire and, once submitted, by its caisse and the CNH;
+    # the gestionnaire alone changes the draft
+    "accreditation_requests.create": {"gestionnaire_a", "gestionnaire_b"},
+    "accreditation_requests.renew": OWNER,
+    "accreditation_requests.show": {"gestionnaire_a", "instructeur", "administrateur"},
+    "accreditation_requests.tab": {"gestionnaire_a", "instructeur", "administrateur"},
+    "accreditation_requests.commitment_letter": {"gestionnaire_a", "instructeur", "administrateur"},
+    "accreditation_requests.download_document": {
+        "gestionnaire_a",
+        "instructeur",
+        "administrateur",
+    },
+    "accreditation_requests.save": OWNER,
+    "accreditation_requests.check_level": OWNER,
+    "accreditation_requests.add_document": OWNER,
+    "accreditation_requests.remove_document": OWNER,
+    "accreditation_requests.add_platform": OWNER,
+    "accreditation_requests.remove_platform": OWNER,
+    "accreditation_requests.add_equipment": OWNER,
+    "accreditation_requests.remove_equipment": OWNER,
+    "accreditation_requests.submit": OWNER,
+    "accreditation_requests.abandon": OWNER,
+    # the caisse of entity A instructs; the administrator records the CNH's decision
+    "accreditation_decisions.start": {"instructeur"},
+    "accreditation_decisions.complete": {"instructeur"},
+    "accreditation_decisions.incomplete": {"instructeur"},
+    "accreditation_decisions.favourable": {"administrateur"},
+    "accreditation_decisions.unfavourable": {"administrateur"},
     # "Demandes à instruire": every caisse's queue; the request and the change are entity A's
     # caisse's (Alsace-Moselle), seen by the administrator, decided by that caisse alone
     "instruction.requests": {"instructeur", "instructeur_autre", "administrateur"},
@@ -165,6 +205,7 @@ EXPECTED: dict[str, set[str]] = {
 
 # routes whose answer to the allowed actors changes the demo: tried last
 LAST = [
+    "accreditation_requests.renew",
     "cert_sessions.delete",
     "entity_users.remove",
     "help.delete_faq",

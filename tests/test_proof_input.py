@@ -42,7 +42,15 @@ from app.blueprints.account.views import NUMBER_WORDS
 from app.blueprints.cert_sessions.views import TABS
 from app.clock import utcnow
 from app.domain.accounts import Purpose, issue_link
-from app.models import CertSession, Person, Scheme, SchemeLevel
+from app.models import (
+    Accreditation,
+    AccreditationRequest,
+    CertSession,
+    Person,
+    Platform,
+    Scheme,
+    SchemeLevel,
+)
 from app.models.cert_sessions import SessionState
 from tests.proof import ACTORS, ARGUMENTS, DEMO_PASSWORD, csrf_of, routes, url_for_rule
 from tests.test_proof_access import EXPECTED
@@ -366,15 +374,64 @@ class Lab:
                 pages.add(self.url(rule.endpoint, token=self.link(TOKEN_PURPOSES[rule.endpoint])))
             else:
                 pages.add(url_for_rule(self.world, rule))
-        for key, cert_session_id in self.world.ids.items():
+        for key, object_id in self.world.ids.items():
             if key.startswith("cert_session:"):
                 for tab in TABS:
-                    pages.add(
-                        self.url("cert_sessions.tab", cert_session_id=cert_session_id, tab=tab)
-                    )
+                    pages.add(self.url("cert_sessions.tab", cert_session_id=object_id, tab=tab))
+            if key.startswith("accreditation_request:"):
+                for tab in REQUEST_TABS:
+                    pages.add(self.url("accreditation_requests.tab", request_id=object_id, tab=tab))
+            if key.startswith("accreditation:"):
+                for tab in ACCREDITATION_TABS:
+                    pages.add(self.url("accreditations.tab", accreditation_id=object_id, tab=tab))
         return sorted(pages)
 
+    def request_back_in(self, key: str, phase: str) -> None:
+        """An accepted instruction or decision moved one of the world's accreditation
+        requests on: back to `phase`, the accreditation a favourable decision gave gone,
+        so the next example finds the same form."""
+        with self.db() as db:
+            request = db.get(AccreditationRequest, self.world.ids[f"accreditation_request:{key}"])
+            for accreditation in db.exec(
+                select(Accreditation).where(Accreditation.request_id == request.id)
+            ).all():
+                db.delete(accreditation)
+            request.phase, request.version = phase, request.version + 1
+            request.decided_at = request.return_comment = request.returned_from = None
+            db.add(request)
+            db.commit()
 
+    def renewal_undone(self, _actor: str) -> None:
+        """An accepted "Renouveler" started a renewal: abandoned, so the button is back."""
+        with self.db() as db:
+            for request in db.exec(
+                select(AccreditationRequest).where(
+                    AccreditationRequest.renewal_of_id == self.world.ids["accreditation:renewable"],
+                    AccreditationRequest.phase == "brouillon",
+                )
+            ).all():
+                request.phase = "abandonnee"
+                db.add(request)
+            db.commit()
+
+    def platform_waiting_again(self, _actor: str) -> None:
+        """An accepted approval: the world's platform waits for the caisse again."""
+        with self.db() as db:
+            platform = db.get(Platform, self.world.ids["platform:waiting"])
+            platform.cnh_approved_on = None
+            db.add(platform)
+            db.commit()
+
+
+REQUEST_TABS = ["informations", "entite", "pedagogique", "technique", "historique"]
+ACCREDITATION_TABS = [
+    "informations",
+    "general",
+    "administratif",
+    "pedagogie",
+    "technique",
+    "delegues",
+]
 TOKEN_PURPOSES = {"account.set_password": Purpose.PASSWORD, "account.confirm_email": Purpose.EMAIL}
 
 
@@ -504,6 +561,21 @@ AFTER_ACCEPTED: dict[str, Callable[[Lab, str], None]] = {
     "instruction.refuse_change": _undecided,
     "help.answer_request": _reopened,
     "help.close_request": _reopened,
+    "accreditation_decisions.start": lambda lab, a: lab.request_back_in(
+        "file_complete", "dossier_complet"
+    ),
+    "accreditation_decisions.complete": lambda lab, a: lab.request_back_in(
+        "phase_1", "instruction_phase_1"
+    ),
+    "accreditation_decisions.incomplete": lambda lab, a: lab.request_back_in(
+        "phase_1", "instruction_phase_1"
+    ),
+    "accreditation_decisions.favourable": lambda lab, a: lab.request_back_in("cnh", "decision_cnh"),
+    "accreditation_decisions.unfavourable": lambda lab, a: lab.request_back_in(
+        "cnh", "decision_cnh"
+    ),
+    "accreditation_requests.renew": Lab.renewal_undone,
+    "accreditations.approve_platform": Lab.platform_waiting_again,
 }
 
 

@@ -377,7 +377,7 @@ def renewal_problem(
 
 
 def start_renewal(
-    db: Session, role: ActiveRole, accreditation: Accreditation
+    db: Session, role: ActiveRole, accreditation: Accreditation, version: int | None = None
 ) -> AccreditationRequest:
     """A renewal draft pre-filled from the current accreditation: its dispositif-level,
     platforms, equipment and mobile platform, and the documents of the request that made it."""
@@ -390,7 +390,10 @@ def start_renewal(
     # finds its version changed and starts nothing (the check above ran before either wrote)
     taken = db.exec(
         update(Accreditation)
-        .where(Accreditation.id == accreditation.id, Accreditation.version == accreditation.version)
+        .where(
+            Accreditation.id == accreditation.id,
+            Accreditation.version == (accreditation.version if version is None else version),
+        )
         .values(version=Accreditation.version + 1)
     ).rowcount
     if not taken:

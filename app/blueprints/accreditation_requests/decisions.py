@@ -35,6 +35,12 @@ bp = Blueprint("accreditation_decisions", __name__, url_prefix="/habilitations/d
 
 # the tab shown again after an action (every request has it)
 HOME_TAB = "informations"
+# fields the page fills, not the person: refused, they are said above the tabs
+HIDDEN_FIELDS = {"version", "phase"}
+DAMAGED = (
+    "Le formulaire envoyé ne correspond pas à la page (il a été modifié) : rechargez la "
+    "page et recommencez."
+)
 
 
 # --- forms -----------------------------------------------------------------------------
@@ -161,6 +167,8 @@ def _act(request_id: int, form: VersionForm, name: str, run, success: str, targe
     req = load_request(request_id)  # 404 outside the role's requests
     form.version.data = posted_version(request.form)
     if not form.validate():
+        if set(form.errors) <= HIDDEN_FIELDS:  # nothing the person typed: a damaged form
+            return _refused(req, {name: form}, error=DAMAGED)
         return _refused(req, {name: form})
     try:
         result = run(db, req, form.version.data)

@@ -324,8 +324,9 @@ def renew(accreditation_id: int):
     ).first()
     if accreditation is None:
         abort(404)
+    version = posted_version(request.form)  # the accreditation as the list showed it
     try:
-        req = flow.start_renewal(db, g.active_role, accreditation)
+        req = flow.start_renewal(db, g.active_role, accreditation, version)
     except DomainError as exc:
         db.rollback()
         flash(exc.message, "error")
@@ -414,6 +415,7 @@ def check_level(request_id: int):
     field; nothing is saved."""
     db = get_db()
     req = load_request(request_id)
+    posted_version(request.form)  # the form the page gave (400 for a damaged one)
     form = PedagogiqueForm()
     form.validate()
     message = flow.check_scheme_level(db, req.organization_id, form.scheme_level_id.data, req)
@@ -447,7 +449,7 @@ def commitment_letter(request_id: int):
 # --- documents, platforms, equipment -------------------------------------------------------
 
 
-@bp.post("/<int:request_id>/documents/<kind>")
+@bp.post("/<int:request_id>/deposer/<kind>")
 @login_required
 @require("accreditation_request.manage")
 def add_document(request_id: int, kind: str):
