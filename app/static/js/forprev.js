@@ -1,8 +1,13 @@
 // After a form is sent and comes back with errors, the keyboard goes to the first one
 // (not after the inline check of a field being left: the person is moving on).
+// (htmx 2: detail.elt is the element swapped in; the one that sent is requestConfig.elt.
+// An outerHTML swap leaves detail.target out of the page: then the event's own target is
+// the element swapped in.)
 document.addEventListener("htmx:afterSwap", function (event) {
-  if (!event.detail.elt || event.detail.elt.tagName !== "FORM") { return; }
-  var invalid = event.detail.target.querySelector("[aria-invalid='true']");
+  var sender = event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (!sender || sender.tagName !== "FORM") { return; }
+  var swapped = event.detail.target.isConnected ? event.detail.target : event.target;
+  var invalid = swapped.querySelector("[aria-invalid='true']");
   if (invalid) { invalid.focus(); }
 });
 (function () {
