@@ -230,6 +230,7 @@ def test_catec_request_to_decision_to_first_session(
     platform.get_by_role("button", name="Ajouter la plateforme").click()
     postal = page.get_by_label("Code postal")
     expect(postal).to_have_attribute("aria-invalid", "true")
+    expect(postal).to_be_focused()  # the keyboard is on the field to correct
     error_id = postal.get_attribute("aria-describedby").split()
     expect(page.locator("#plateforme-postal_code-erreur")).to_have_text(
         "Le code postal a 5 chiffres, par exemple 67000."
@@ -275,6 +276,9 @@ def test_catec_request_to_decision_to_first_session(
         expect(ipage.get_by_role("heading", level=1)).to_contain_text(
             f"Demande d'habilitation n° {request_id} CATEC / 1"
         )
+        # the caisse reads the entity's request, not its own
+        expect(ipage.get_by_role("heading", level=2, name="La demande de l'entité")).to_be_visible()
+        expect(ipage.locator("#panneau")).to_contain_text("Première demande CATEC de l'entité.")
         caisse.check("demande-a-instruire")
         ipage.get_by_role("button", name="Commencer l'instruction").click()
         _said(ipage, "la demande est en phase 1")
@@ -340,6 +344,7 @@ def test_catec_request_to_decision_to_first_session(
         apage.get_by_role("button", name="Enregistrer la décision favorable").click()
         start = apage.get_by_label("Date de début de l'habilitation")
         expect(start).to_have_attribute("aria-invalid", "true")
+        expect(start).to_be_focused()
         expect(apage.locator("#decision-debut-erreur")).not_to_be_empty()
         expect(approval).to_have_value(day)
         assert _phase(db, request_id) == RequestPhase.CNH
