@@ -192,6 +192,9 @@ def test_catec_request_to_decision_to_first_session(
     _deposit(page, "Programmes de formation", programme)
     _deposit(page, "Déroulés pédagogiques", deroule)
     gestionnaire.check("pedagogique-documents-deposes")
+    page.set_viewport_size(PHONE)
+    gestionnaire.check("pedagogique-documents-deposes-telephone")
+    page.set_viewport_size(DESKTOP)
 
     # --- Soumettre too early: the tab and the document named ---
     _tab(page, "Informations")
@@ -244,6 +247,9 @@ def test_catec_request_to_decision_to_first_session(
         "Aucune plateforme fixe"
     )
     gestionnaire.check("technique-code-postal-refuse")
+    page.set_viewport_size(PHONE)  # the same tab on a phone: tables scroll in their box
+    gestionnaire.check("technique-code-postal-refuse-telephone")
+    page.set_viewport_size(DESKTOP)
     page.get_by_label("Code postal").fill("67100")
     page.get_by_role("button", name="Ajouter la plateforme").click()
     _said(page, f"Plateforme « {PLATFORM} » ajoutée.")
@@ -389,6 +395,11 @@ def test_catec_request_to_decision_to_first_session(
     page.reload()
     expect(page.get_by_role("note")).to_contain_text(acc.number)
     gestionnaire.check("demande-favorable-telephone")
+    page.get_by_role("link", name=acc.number).click()
+    _tab(page, "Technique")
+    approved = page.locator("#panneau tr", has_text=PLATFORM)
+    expect(approved).to_contain_text(date.today().strftime("%d/%m/%Y"))
+    gestionnaire.check("habilitation-technique-telephone")
     _menu(page, "Sessions de certification")
     page.get_by_role("link", name="+ Nouvelle session").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Nouvelle session")
