@@ -35,6 +35,17 @@ FRAGMENT_PAGE = (
 CSRF_VALUE = re.compile(r'(name="csrf_token" (?:type="hidden" )?value="|"X-CSRFToken": ")[^"]+"')
 TABS = ["session", "formateur", "stagiaires", "telechargements", "historique"]
 SESSIONS = ["draft", "entity", "trainer", "closed"]
+REQUESTS = ["draft", "returned", "file_complete", "phase_1", "cnh"]
+REQUEST_TABS = ["informations", "entite", "pedagogique", "technique", "historique"]
+ACCREDITATIONS = ["sst1", "catec", "renewable"]
+ACCREDITATION_TABS = [
+    "informations",
+    "general",
+    "administratif",
+    "pedagogie",
+    "technique",
+    "delegues",
+]
 HX = {"HX-Request": "true"}
 MIN_DOCUMENTS = 100  # 218 today: far fewer means pages went unseen
 
@@ -125,6 +136,21 @@ def _collect_gets(world, docs: Documents) -> None:
                 docs.add(client.get(url, headers=HX), f"GET {url} (htmx) par {actor}")
             url = f"/sessions/{cert_session_id}/progression"
             docs.add(client.get(url, headers=HX), f"GET {url} (htmx) par {actor}")
+    # each tab of entity A's accreditation requests and accreditations, for those who read them
+    pages = [
+        f"/habilitations/demandes/{world.ids[f'accreditation_request:{which}']}/{tab}"
+        for which in REQUESTS
+        for tab in REQUEST_TABS
+    ] + [
+        f"/habilitations/{world.ids[f'accreditation:{which}']}/{tab}"
+        for which in ACCREDITATIONS
+        for tab in ACCREDITATION_TABS
+    ]
+    for actor in ("gestionnaire_a", "instructeur", "administrateur"):
+        client = world.client(actor)
+        for url in pages:
+            docs.add(client.get(url), f"GET {url} par {actor}")
+            docs.add(client.get(url, headers=HX), f"GET {url} (htmx) par {actor}")
     for actor in ACTORS:
         client = world.client(actor)
         for url in ("/page-qui-n-existe-pas", "/compteurs"):
@@ -191,6 +217,19 @@ def _post(docs: Documents, client, url: str, data: dict, status: int, where: str
         docs.add(response, f"POST {url}{how} par {where}")
 
 
+# (actor, request, path under the accreditation request, bad data, expected status): the
+# request screen's answers to refused input, next to the fields
+REQUEST_POSTS = [
+    ("gestionnaire_a", "draft", "plateformes", {"name": "Nord", "postal_code": "67"}, 422),
+    ("gestionnaire_a", "draft", "materiel", {"label": "", "quantity": "zéro"}, 422),
+    ("gestionnaire_a", "draft", "soumettre", {}, 422),
+    ("gestionnaire_a", "draft", "pedagogique/verifier", {"scheme_level_id": "999999"}, 422),
+    ("instructeur", "phase_1", "instruction/incomplet", {"comment": ""}, 422),
+    ("administrateur", "cnh", "decision/favorable", {"start_date": "31/02/2026"}, 422),
+    ("administrateur", "cnh", "decision/defavorable", {"reason": ""}, 422),
+]
+
+
 def _collect_posts(world, docs: Documents) -> None:
     for actor, which, path, data, status in SESSION_POSTS:
         client = world.client(actor)
@@ -199,6 +238,13 @@ def _collect_posts(world, docs: Documents) -> None:
         _post(docs, client, f"/sessions/{cert_session_id}/{path}", form, status, actor)
     for actor, url, data, status in OTHER_POSTS:
         _post(docs, world.client(actor), url, data, status, actor)
+    for actor, which, path, data, status in REQUEST_POSTS:
+        client = world.client(actor)
+        request_id = world.ids[f"accreditation_request:{which}"]
+        page = client.get(f"/habilitations/demandes/{request_id}/informations").get_data(True)
+        version = re.search(r'name="version" value="(\d+)"', page).group(1)
+        url = f"/habilitations/demandes/{request_id}/{path}"
+        _post(docs, client, url, {"version": version, **data}, status, actor)
     # without its token: the "formulaire expiré" page
     response = world.client("gestionnaire_a").post("/mon-compte/notifications", data={})
     assert response.status_code == 400
@@ -232,12 +278,12 @@ def _collect_account_links(world, docs: Documents) -> None:
 
 def _page_templates() -> set[str]:
     """The templates of whole pages: a fragment's or a macro file's name starts with "_";
-    e-mails, certificates and the development mailbox are not pages of the app."""
+    e-mails, certificates, letters (PDF) and the development mailbox are not pages of the app."""
     return {
         path.relative_to(TEMPLATES).as_posix()
         for path in TEMPLATES.rglob("*.html")
         if not path.name.startswith("_")
-        and path.parent.name not in ("_macros", "emails", "certificates", "dev")
+        and path.parent.name not in ("_macros", "emails", "certificates", "letters", "dev")
         and path.name != "base.html"
     }
 

@@ -29,6 +29,10 @@ NOT_PAGES = {
     "exports.activity_by_scheme",
     "exports.passport",
     "stats.figure_csv",
+    "accreditation_requests.commitment_letter",
+    "accreditation_requests.download_document",
+    "accreditations.decision_letter",
+    "accreditations.document",
 }
 # pages whose content depends on the role: seen by every actor who reaches them
 PER_ROLE = {"dashboard.index", "cert_sessions.index", "account.index", "help.index", "stats.index"}
@@ -71,6 +75,36 @@ def _visits(world) -> list[tuple[str, str]]:
         # an entity request and a change as their caisse's instructor sees them: to decide
         ("instructeur", f"/instruction/entites/{ids['organization:submitted']}"),
         ("instructeur", f"/instruction/modifications/{ids['organization_change:pending']}"),
+        # accreditation requests as the one who acts on them sees them, on their widest tabs
+        (
+            "gestionnaire_a",
+            f"/habilitations/demandes/{ids['accreditation_request:draft']}/technique",
+        ),
+        (
+            "gestionnaire_a",
+            f"/habilitations/demandes/{ids['accreditation_request:draft']}/pedagogique",
+        ),
+        (
+            "gestionnaire_a",
+            f"/habilitations/demandes/{ids['accreditation_request:returned']}/informations",
+        ),
+        (
+            "instructeur",
+            f"/habilitations/demandes/{ids['accreditation_request:file_complete']}/technique",
+        ),
+        (
+            "instructeur",
+            f"/habilitations/demandes/{ids['accreditation_request:phase_1']}/historique",
+        ),
+        (
+            "administrateur",
+            f"/habilitations/demandes/{ids['accreditation_request:cnh']}/informations",
+        ),
+        # an accreditation with platforms, and the caisse's suspension and approval forms
+        ("gestionnaire_a", f"/habilitations/{ids['accreditation:catec']}/technique"),
+        ("instructeur", f"/habilitations/{ids['accreditation:catec']}/technique"),
+        ("instructeur", f"/habilitations/{ids['accreditation:sst1']}/general"),
+        ("gestionnaire_a", f"/habilitations/{ids['accreditation:renewable']}/informations"),
     ]
     return visits
 
