@@ -9,13 +9,13 @@ declares a session whose lieu is the approved platform."""
 
 import io
 import re
-from datetime import date
 from pathlib import Path
 
 from playwright.sync_api import expect
 from pypdf import PdfReader
 from sqlmodel import select
 
+from app.clock import today
 from app.models import Accreditation, AccreditationRequest
 from app.models.accreditations import RequestPhase
 from app.models.people import Role
@@ -345,7 +345,7 @@ def test_catec_request_to_decision_to_first_session(
         expect(apage.get_by_role("heading", name="Décision de la CNH")).to_be_visible()
         cnh.check("decision-cnh")
         approval = apage.get_by_label(f"Date d'approbation CNH de « {PLATFORM} »")
-        day = date.today().strftime("%d/%m/%Y")
+        day = today().strftime("%d/%m/%Y")
         approval.fill(day)
         apage.get_by_role("button", name="Enregistrer la décision favorable").click()
         start = apage.get_by_label("Date de début de l'habilitation")
@@ -361,14 +361,14 @@ def test_catec_request_to_decision_to_first_session(
         expect(apage).to_have_url(re.compile(r"/habilitations/\d+/general$"))
         expect(apage.get_by_role("tab", name="Général")).to_have_attribute("aria-selected", "true")
         acc = db.exec(select(Accreditation).where(Accreditation.request_id == request_id)).one()
-        assert re.fullmatch(rf"H{org.code}/{date.today().year}/CATEC-1/[OECA]/\d\d", acc.number)
+        assert re.fullmatch(rf"H{org.code}/{today().year}/CATEC-1/[OECA]/\d\d", acc.number)
         main = apage.get_by_role("main")
         expect(main).to_contain_text(acc.number)
         expect(main.locator("dt:text-is('Date de début') + dd")).to_have_text(day)
         expect(main.locator("dt:text-is('Date de fin') + dd")).to_have_text(
             f"{acc.end_date:%d/%m/%Y}"
         )
-        assert acc.start_date == date.today() and acc.end_date.year == date.today().year + 5
+        assert acc.start_date == today() and acc.end_date.year == today().year + 5
         with apage.expect_download() as download:
             apage.get_by_role("link", name="Télécharger la lettre de décision").click()
         assert acc.number in _text(Path(download.value.path()).read_bytes())
@@ -398,7 +398,7 @@ def test_catec_request_to_decision_to_first_session(
     page.get_by_role("link", name=acc.number).click()
     _tab(page, "Technique")
     approved = page.locator("#panneau tr", has_text=PLATFORM)
-    expect(approved).to_contain_text(date.today().strftime("%d/%m/%Y"))
+    expect(approved).to_contain_text(today().strftime("%d/%m/%Y"))
     gestionnaire.check("habilitation-technique-telephone")
     _menu(page, "Sessions de certification")
     page.get_by_role("link", name="+ Nouvelle session").click()
