@@ -1008,14 +1008,16 @@ DEMO_LOGINS.append(
 
 # what each demo login is for, by Forprev number: "<role>, pour <this>" (printed by bin/run)
 DEMO_LOGIN_USES = {
-    "ROM37899": "déclarer les sessions des deux entités et générer les certificats, ou saisir "
-    "en formateur les résultats de la session SST de FORMATION GUY (« Changer » de rôle en haut)",
+    "ROM37899": "déclarer les sessions des deux entités et générer les certificats, demander "
+    "une habilitation ou renouveler la PRAP-IBC 1 de MAROSE FORMATION, ou saisir en formateur "
+    "les résultats de la session SST de FORMATION GUY (« Changer » de rôle en haut)",
     "KPA12345": "voir une autre entité : ses sessions, ses habilitations, ses demandes",
     "SDE24680": "déclarer les sessions SST niveau 1 que MAROSE FORMATION lui a déléguées",
     "STE55501": "saisir les résultats de la session SST qui l'attend et la renvoyer à l'entité",
     "CAM00001": "instruire les demandes d'habilitation de MAROSE FORMATION, envoyer des messages",
     "CRF00001": "instruire les demandes d'habilitation de FORMATION GUY, envoyer des messages",
-    "INR00001": "gérer le catalogue des dispositifs, envoyer des messages ciblés",
+    "INR00001": "enregistrer la décision CNH des demandes d'habilitation (ALM 1 de FORMATION "
+    "GUY), gérer le catalogue des dispositifs, envoyer des messages ciblés",
     "JDE11223": "suivre ses demandes d'entité dans « Mes demandes en cours » : ATELIER "
     "PRÉVENTION 68 envoyée à la Carsat Alsace-Moselle, TRANSPORTS DEMANGE renvoyée avec un "
     "commentaire à corriger, BOIS ET CHARPENTES DEMANGE en brouillon à compléter",
