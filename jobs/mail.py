@@ -44,16 +44,29 @@ def backoff(attempts: int) -> timedelta:
 
 
 class _FreeText(headerregistry.UnstructuredHeader):
-    """A free-text header (the Subject). Accented text goes into RFC 2047 encoded words
-    written by the standard library's `email.header`: the newer folder behind
-    `policy.default` drops the space between two encoded words when it wraps a long
-    subject ("prêtsà télécharger"; CPython gh-144156, fixed only in 2026 releases)."""
+    """A free-text header (the Subject), folded by the standard library's `email.header`
+    at a space, its first word kept on the "Subject:" line. The newer folder behind
+    `policy.default` fails two ways: it drops the space between two encoded words when it
+    wraps a long accented subject ("prêtsà télécharger"; CPython gh-144156, fixed only in
+    2026 releases), and it moves a plain subject too long for "Subject: " but short enough
+    for a line of its own (70 to 77 characters) whole onto the next line, after a bare
+    "Subject:", which readers such as Python 3.11's parser (gh-124452) unfold with a leading
+    space. Plain text stays plain; accented text, a tab, or a word too long for a line goes
+    into RFC 2047 encoded words, which may be cut anywhere."""
 
     def fold(self, *, policy):
-        if str(self).isascii():
-            return super().fold(policy=policy)
-        value = Header(str(self), "utf-8", policy.max_line_length, header_name=self.name)
-        return f"{self.name}: {value.encode(linesep=policy.linesep)}{policy.linesep}"
+        text = str(self)
+        limit = policy.max_line_length or 0  # 0: no limit
+        room = limit - len(self.name) - 2  # what "Subject: " leaves on its line
+        plain = (
+            text.isascii()
+            and "\t" not in text  # cut at spaces only: a tab is kept in an encoded word
+            and (not limit or all(len(word) <= room for word in text.split()))
+        )
+        value = Header(text, "us-ascii" if plain else "utf-8", limit, header_name=self.name)
+        # (cutting also after ";" and ",", as by default, left plain lines too long)
+        folded = value.encode(splitchars=" ", linesep=policy.linesep)
+        return f"{self.name}: {folded}{policy.linesep}"
 
 
 _headers = headerregistry.HeaderRegistry()
