@@ -1135,3 +1135,43 @@ def test_a_refused_generation_stays_on_the_trainees_tab(app, db, world):
     text_ = _text(response)
     assert "Le formateur n'a pas envoyé les résultats de tous les stagiaires" in text_
     assert 'aria-labelledby="onglet-stagiaires"' in text_ and "/progression" not in text_
+
+
+def test_a_platform_chosen_as_lieu_gives_its_postal_code_and_town(app, db, world):
+    """Choosing a CATEC platform fills the postal code and town left empty with the
+    platform's (on the live check and on the save); typed ones are kept."""
+    manager = _login(app.test_client(), world.manager)
+    checked = _post(
+        manager,
+        "/sessions/nouvelle/verifier",
+        {"accreditation_id": world.catec1.id, "platform_id": world.platform.id},
+    )
+    page = _text(checked)
+    assert 'name="postal_code" type="text" value="67000"' in page
+    assert 'name="city" type="text" value="Strasbourg"' in page
+    cs_id = _create(manager, accreditation_id=world.catec1.id, platform_id=world.platform.id)
+    db.expire_all()
+    saved = db.get(CertSession, cs_id)
+    assert (saved.platform_id, saved.postal_code, saved.city) == (
+        world.platform.id,
+        "67000",
+        "Strasbourg",
+    )
+    typed = _post(
+        manager,
+        "/sessions/nouvelle/verifier",
+        {
+            "accreditation_id": world.catec1.id,
+            "platform_id": world.platform.id,
+            "postal_code": "68000",
+            "city": "Colmar",
+        },
+    )
+    assert 'value="68000"' in _text(typed) and 'value="Colmar"' in _text(typed)
+    # a platform of another accreditation lends nothing
+    foreign = _post(
+        manager,
+        "/sessions/nouvelle/verifier",
+        {"accreditation_id": world.sst1.id, "platform_id": world.platform.id},
+    )
+    assert 'value="67000"' not in _text(foreign)

@@ -38,8 +38,9 @@ class SessionTabForm(VersionedForm):
         "Lieu de formation (plateforme pédagogique)",
         coerce=id_or_none,
         validate_choice=False,
-        description="Ce dispositif exige une plateforme : seules les plateformes déclarées "
-        "sur l'habilitation sont possibles.",
+        description="Ce dispositif exige une plateforme : seules les plateformes approuvées "
+        "sur l'habilitation sont possibles. Son code postal et sa ville sont repris si vous "
+        "les laissez vides.",
     )
     postal_code = StringField("Code postal", description="5 chiffres, par exemple 67000.")
     city = StringField("Ville")

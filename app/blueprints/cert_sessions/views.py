@@ -51,6 +51,7 @@ from app.domain.trainees import (
 )
 from app.domain.trainer_check import check_trainer
 from app.extensions import get_db
+from app.ids import parse_id
 from app.models import (
     Bundle,
     CertificateModel,
@@ -257,7 +258,20 @@ def _session_form(db, cert_session, formdata=None) -> SessionTabForm:
         del form.version  # a session not saved yet has no version to name
     elif formdata is not None:
         form.version.data = posted_version(formdata)
+    if formdata is not None:
+        _platform_address(db, form)
     return form
+
+
+def _platform_address(db, form: SessionTabForm) -> None:
+    """A platform chosen as the lieu, the postal code and town left empty: the platform's
+    (the rules still check the platform belongs to the accreditation)."""
+    platform_id = parse_id(str(form.platform_id.data or ""))
+    if platform_id is None or (form.postal_code.data or "").strip() or (form.city.data or ""):
+        return
+    platform = db.get(Platform, platform_id)
+    if platform is not None and str(platform.accreditation_id) == str(form.accreditation_id.data):
+        form.postal_code.data, form.city.data = platform.postal_code, platform.city
 
 
 def _session_tab_context(db, cert_session, form, errors=None):
