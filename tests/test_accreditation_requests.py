@@ -18,6 +18,7 @@ from app.clock import today
 from app.domain import accreditation_flow as flow
 from app.domain.access import ActiveRole
 from app.domain.uploads import NOT_A_PDF
+from app.forms import ONE_LINE
 from app.models import (
     AccreditationRequest,
     DocumentRequirement,
@@ -641,6 +642,352 @@ def test_the_dispositif_is_checked_as_it_is_chosen_and_nothing_is_saved(app, db,
 
 def text_of_html(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'").strip()
+
+
+# --- the other fields' inline checks -----------------------------------------------------------
+
+
+def field_block(html: str, field_id: str) -> str:
+    """The block of one field as the macro draws it (label, hint, input, message)."""
+    found = re.search(rf'<div class="field[^"]*" id="{field_id}-champ">.*?</div>', html, re.S)
+    assert found, field_id
+    return found.group(0)
+
+
+def assert_refused(html: str, field_id: str, message: str) -> None:
+    """The message stands next to its field, which a screen reader is told is wrong."""
+    block = field_block(html, field_id)
+    assert 'class="field field-invalid"' in block, block
+    assert message in text_of_html(block).replace("&#34;", '"'), block
+    assert 'aria-invalid="true"' in block
+    described = re.search(r'aria-describedby="([^"]+)"', block).group(1).split()
+    assert f"{field_id}-erreur" in described
+
+
+def assert_accepted(html: str, field_id: str) -> None:
+    block = field_block(html, field_id)
+    assert "field-invalid" not in block and "aria-invalid" not in block, block
+
+
+PLATFORM_FIELDS = ("name", "address", "postal_code", "city")
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("name", "x" * 201, "Pas plus de 200 caractères."),
+        ("name", "Plateforme\nnord", ONE_LINE),  # a forged line break, refused by every form
+        ("address", "x" * 251, "Pas plus de 250 caractères."),
+        ("postal_code", "6700", "Le code postal a 5 chiffres, par exemple 67000."),
+        ("postal_code", "67 00", "Le code postal a 5 chiffres, par exemple 67000."),
+        # digits of another script are not a French postal code
+        (
+            "postal_code",
+            "\uff16\uff17\uff10\uff10\uff10",
+            "Le code postal a 5 chiffres, par exemple 67000.",
+        ),
+        # "Mon entité"'s and the session's rule: a department a caisse covers
+        (
+            "postal_code",
+            "96000",
+            "Le code postal 96000 ne correspond à aucun département couvert par une caisse.",
+        ),
+        ("postal_code", "20700", "Le code postal 20700 ne correspond à aucun département."),
+        ("city", "x" * 101, "Pas plus de 100 caractères."),
+    ],
+)
+def test_a_platform_s_field_is_checked_as_it_is_left_and_nothing_is_saved(
+    app, db, w, login_as, name, value, message
+):
+    request = new_request(app, db, w, "CATEC", 1)
+    client = login_as(w.people["gestionnaire"])
+    before = snapshot(db, request.id)
+    typed = {f"plateforme-{field}": "" for field in PLATFORM_FIELDS}
+    typed[f"plateforme-{name}"] = value
+    response = post(
+        client,
+        f"{BASE}/{request.id}/plateformes/verifier",
+        {"version": request.version, **typed},
+        htmx=True,
+    )
+    assert response.status_code == 422
+    assert "<html" not in response.text and selected_tab(response) == "technique"
+    assert_refused(response.text, f"plateforme-{name}", message)
+    for other in PLATFORM_FIELDS:
+        if other != name:  # left empty: said missing when "Ajouter la plateforme" is pressed
+            assert_accepted(response.text, f"plateforme-{other}")
+    if "\n" not in value:
+        assert f'value="{value}"' in field_block(response.text, f"plateforme-{name}")
+    assert "HX-Push-Url" not in response.headers
+    assert snapshot(db, request.id) == before
+    assert "» ajoutée." not in text_of(response)
+
+
+def test_a_platform_typed_right_gets_no_message_and_the_save_applies_the_same_rule(
+    app, db, w, login_as
+):
+    request = new_request(app, db, w, "CATEC", 1)
+    client = login_as(w.people["gestionnaire"])
+    before = snapshot(db, request.id)
+    typed = {
+        "plateforme-name": "Plateforme sud",
+        "plateforme-address": "2 rue du Sud",
+        "plateforme-postal_code": "20200",  # Bastia: Haute-Corse
+        "plateforme-city": "Bastia",
+    }
+    response = post(
+        client,
+        f"{BASE}/{request.id}/plateformes/verifier",
+        {"version": request.version, **typed},
+        htmx=True,
+    )
+    assert response.status_code == 200
+    for name in PLATFORM_FIELDS:
+        assert_accepted(response.text, f"plateforme-{name}")
+    assert 'value="Plateforme sud"' in response.text  # typed, not yet added
+    assert "Aucune plateforme fixe" in text_of(response)
+    assert snapshot(db, request.id) == before
+
+    # "Ajouter la plateforme" refuses what the check refuses, next to the same field
+    refused = post(
+        client,
+        f"{BASE}/{request.id}/plateformes",
+        {"version": request.version, **typed, "plateforme-postal_code": "96000"},
+        htmx=True,
+    )
+    assert refused.status_code == 422
+    assert_refused(
+        refused.text,
+        "plateforme-postal_code",
+        "Le code postal 96000 ne correspond à aucun département couvert par une caisse.",
+    )
+    assert snapshot(db, request.id) == before
+    added = post(
+        client, f"{BASE}/{request.id}/plateformes", {"version": request.version, **typed}, htmx=True
+    )
+    assert added.status_code == 200 and "Plateforme « Plateforme sud » ajoutée." in text_of(added)
+    assert count(db, Platform, Platform.request_id == request.id) == 1
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("label", "x" * 201, "Pas plus de 200 caractères."),
+        ("quantity", "0", "La quantité est un nombre entier de 1 à 9999."),
+        ("quantity", "10000", "La quantité est un nombre entier de 1 à 9999."),
+        ("quantity", "deux", "La quantité est un nombre entier de 1 à 9999."),
+        ("quantity", "2,5", "La quantité est un nombre entier de 1 à 9999."),
+        ("description", "x" * 501, "Pas plus de 500 caractères."),
+    ],
+)
+def test_a_line_of_equipment_is_checked_as_each_field_is_left_and_nothing_is_saved(
+    app, db, w, login_as, name, value, message
+):
+    request = new_request(app, db, w, "ECHAF", 1)
+    client = login_as(w.people["gestionnaire"])
+    before = snapshot(db, request.id)
+    typed = {"materiel-label": "", "materiel-quantity": "", "materiel-description": ""}
+    typed[f"materiel-{name}"] = value
+    response = post(
+        client,
+        f"{BASE}/{request.id}/materiel/verifier",
+        {"version": request.version, **typed},
+        htmx=True,
+    )
+    assert response.status_code == 422
+    assert_refused(response.text, f"materiel-{name}", message)
+    for other in ("label", "quantity", "description"):
+        if other != name:
+            assert_accepted(response.text, f"materiel-{other}")
+    assert snapshot(db, request.id) == before
+
+    good = post(
+        client,
+        f"{BASE}/{request.id}/materiel/verifier",
+        {
+            "version": request.version,
+            "materiel-label": "Harnais",
+            "materiel-quantity": " 12 ",
+            "materiel-description": "Taille unique",
+        },
+        htmx=True,
+    )
+    assert good.status_code == 200
+    for other in ("label", "quantity", "description"):
+        assert_accepted(good.text, f"materiel-{other}")
+    assert "Aucun matériel" in text_of(good)
+    assert snapshot(db, request.id) == before
+
+
+def test_the_comment_s_length_is_checked_as_it_is_left_and_nothing_is_saved(app, db, w, login_as):
+    request = new_request(app, db, w, "SST", 1)
+    client = login_as(w.people["gestionnaire"])
+    before = snapshot(db, request.id)
+    url = f"{BASE}/{request.id}/informations/verifier"
+    long = post(
+        client, url, {"version": request.version, "requester_comment": "é" * 2001}, htmx=True
+    )
+    assert long.status_code == 422 and selected_tab(long) == "informations"
+    assert_refused(
+        long.text, "requester_comment", "Le commentaire ne doit pas dépasser 2000 caractères."
+    )
+    assert "é" * 2001 in long.text  # what was typed is kept
+    # the list of what "Soumettre" still waits for is drawn as before
+    assert "Pédagogique : déposez « Lettre d'engagement signée »." in text_of(long)
+    # as the save counts it: the spaces around it are not the comment
+    fits = post(
+        client,
+        url,
+        {"version": request.version, "requester_comment": "  " + "é" * 2000 + "\n"},
+        htmx=True,
+    )
+    assert fits.status_code == 200
+    assert_accepted(fits.text, "requester_comment")
+    assert snapshot(db, request.id) == before
+
+
+def test_the_fields_are_wired_to_their_check_and_still_post_without_javascript(
+    app, db, w, login_as
+):
+    request = new_request(app, db, w, "CATEC", 1)
+    client = login_as(w.people["gestionnaire"])
+    technique = client.get(f"{BASE}/{request.id}/technique").text
+    for form_id, action, prefix, names in (
+        ("form-plateforme", "plateformes", "plateforme", PLATFORM_FIELDS),
+        ("form-materiel", "materiel", "materiel", ("label", "quantity", "description")),
+    ):
+        form = re.search(rf'<form id="{form_id}" method="post" action="([^"]+)"', technique)
+        assert form and form.group(1) == f"{BASE}/{request.id}/{action}"  # no-JS path
+        for name in names:
+            tag = re.search(rf'<input[^>]*id="{prefix}-{name}"[^>]*>', technique).group(0)
+            assert f'data-hx-post="{BASE}/{request.id}/{action}/verifier"' in tag
+            assert 'data-hx-trigger="change"' in tag
+            assert f'data-hx-include="#{form_id}"' in tag
+            assert f'data-hx-target="#{prefix}-{name}-champ"' in tag
+            assert f'data-hx-select="#{prefix}-{name}-champ"' in tag
+    # the postal code's hint says what is expected before anything is typed
+    postal = field_block(technique, "plateforme-postal_code")
+    assert "5 chiffres, par exemple 67000." in text_of_html(postal)
+    assert 'aria-describedby="plateforme-postal_code-aide"' in postal
+    informations = client.get(f"{BASE}/{request.id}/informations").text
+    tag = re.search(r'<textarea[^>]*id="requester_comment"[^>]*>', informations).group(0)
+    assert f'data-hx-post="{BASE}/{request.id}/informations/verifier"' in tag
+    assert 'data-hx-include="#form-brouillon"' in tag and 'rows="4"' in tag
+
+
+def test_an_inline_check_without_its_version_is_refused(app, db, w, login_as):
+    request = new_request(app, db, w, "CATEC", 1)
+    client = login_as(w.people["gestionnaire"])
+    before = snapshot(db, request.id)
+    for path, data in (
+        ("plateformes/verifier", {"plateforme-postal_code": "6700"}),
+        ("materiel/verifier", {"materiel-quantity": "0"}),
+        ("informations/verifier", {"requester_comment": "x" * 2001}),
+        ("informations/verifier", {"requester_comment": "Bonjour", "version": "abc"}),
+    ):
+        response = post(client, f"{BASE}/{request.id}/{path}", data, htmx=True)
+        assert response.status_code == 400, path
+        assert "requester_comment-erreur" not in response.text
+    assert snapshot(db, request.id) == before
+
+
+def test_only_the_entity_s_gestionnaire_may_use_the_inline_checks(app, db, w, login_as):
+    request = new_request(app, db, w, "CATEC", 1)
+    sst = new_request(app, db, w, "SST", 1)
+    other = factories.organization(db, name="AUTRE ENTITÉ", postal_code="67000")
+    stranger = factories.person(db, first_name="Paul", last_name="AILLEURS", email="p@exemple.fr")
+    factories.grant(db, stranger, Role.GESTIONNAIRE, organization=other)
+    db.commit()
+    before = snapshot(db, request.id)
+    checks = {
+        "plateformes/verifier": {"plateforme-postal_code": "6700"},
+        "materiel/verifier": {"materiel-quantity": "0"},
+        "informations/verifier": {"requester_comment": "x" * 2001},
+    }
+    for person, status in (
+        (w.people["delegataire"], 403),
+        (w.people["instructeur"], 403),
+        (w.people["administrateur"], 403),
+        (stranger, 404),
+    ):
+        client = login_as(person)
+        for path, data in checks.items():
+            data = {"version": request.version, **data}
+            response = post(client, f"{BASE}/{request.id}/{path}", data, htmx=True)
+            assert response.status_code == status, (person.last_name, path)
+            assert "ATELIER" not in response.text
+        client.post("/deconnexion", data={"csrf_token": csrf_token(client, "/")})
+    # a dispositif without a Technique tab has neither platform nor equipment to check
+    client = login_as(w.people["gestionnaire"])
+    for path in ("plateformes/verifier", "materiel/verifier"):
+        response = post(client, f"{BASE}/{sst.id}/{path}", {"version": sst.version}, htmx=True)
+        assert response.status_code == 404
+    assert snapshot(db, request.id) == before
+
+
+def test_what_soumettre_waits_for_follows_each_change(app, db, w, login_as):
+    request = new_request(app, db, w, "CATEC", 1)
+    with app.test_request_context():
+        for requirement in flow.requirements_of(db, request.scheme_level_id):
+            if requirement.required:
+                flow.add_document(
+                    db, w.role("gestionnaire"), request, request.version, requirement.kind, upload()
+                )
+        db.commit()
+    client = login_as(w.people["gestionnaire"])
+    waiting = "Technique : déclarez au moins une plateforme fixe, ou cochez"
+    complete_text = "La demande est complète : vous pouvez la soumettre"
+
+    def informations() -> str:
+        return text_of(client.get(f"{BASE}/{request.id}/informations"))
+
+    assert waiting in informations() and complete_text not in informations()
+    typed = {
+        "plateforme-name": "Plateforme du port",
+        "plateforme-address": "5 rue du Port du Rhin",
+        "plateforme-postal_code": "67100",
+        "plateforme-city": "Strasbourg",
+    }
+    checked = post(
+        client,
+        f"{BASE}/{request.id}/plateformes/verifier",
+        {"version": request.version, **typed},
+        htmx=True,
+    )
+    assert checked.status_code == 200
+    assert waiting in informations()  # a check adds nothing
+    added = post(
+        client,
+        f"{BASE}/{request.id}/plateformes",
+        {"version": version_of(db, request.id), **typed},
+        htmx=True,
+    )
+    assert added.status_code == 200
+    # moving to Informations (the draft of the tab left posted, as the tabs do)
+    moved = post(
+        client,
+        f"{BASE}/{request.id}/technique?aller=informations",
+        {"version": version_of(db, request.id)},
+        htmx=True,
+    )
+    assert selected_tab(moved) == "informations"
+    assert waiting not in text_of(moved) and complete_text in text_of(moved)
+    platform = db.exec(select(Platform).where(Platform.request_id == request.id)).one()
+    post(
+        client,
+        f"{BASE}/{request.id}/plateformes/{platform.id}/supprimer",
+        {"version": version_of(db, request.id)},
+        htmx=True,
+    )
+    assert waiting in informations()
+    # the mobile platform counts instead, once saved by moving to another tab
+    moved = post(
+        client,
+        f"{BASE}/{request.id}/technique?aller=informations",
+        {"version": version_of(db, request.id), "mobile_platform": "y"},
+        htmx=True,
+    )
+    assert waiting not in text_of(moved) and complete_text in text_of(moved)
 
 
 def test_a_stale_version_is_a_conflict_and_writes_nothing(app, db, w, login_as):

@@ -27,6 +27,7 @@ from app.clock import to_paris, today, utcnow
 from app.domain.access import ActiveRole
 from app.domain.accreditation_numbers import accreditation_number
 from app.domain.audit import record_event
+from app.domain.cert_session_rules import check_postal_code
 from app.domain.errors import ConflictError, DomainError
 from app.domain.notifications import close_tasks, grant_for, notify
 from app.domain.uploads import store_upload
@@ -228,6 +229,16 @@ def _comment(comment: str | None, *, required: bool, field: str = "comment") -> 
             f"Le commentaire ne doit pas dépasser {COMMENT_MAX} caractères.", field=field
         )
     return comment
+
+
+def check_comment(comment: str | None) -> str | None:
+    """What `_comment` says of an optional comment (the entity's), or None: the inline
+    check of the Informations tab."""
+    try:
+        _comment(comment, required=False)
+    except DomainError as exc:
+        return exc.message
+    return None
 
 
 # --- what an entity may request ----------------------------------------------------------
@@ -618,7 +629,10 @@ class PlatformInput:
     city: str
 
 
-def check_platform(values: PlatformInput) -> dict[str, str]:
+def check_platform(values: PlatformInput, db: Session | None = None) -> dict[str, str]:
+    """{field: message}. With `db`, the postal code must also be in a department a caisse
+    covers: the rule of "Mon entité" and of a session's lieu, where this platform's sessions
+    are held (a code no caisse covers could host none)."""
     errors = {}
     for field, label, limit in (
         ("name", "le nom de la plateforme", 200),
@@ -631,8 +645,10 @@ def check_platform(values: PlatformInput) -> dict[str, str]:
         elif len(value) > limit:
             errors[field] = f"Pas plus de {limit} caractères."
     postal = (values.postal_code or "").strip()
-    if not (len(postal) == 5 and postal.isdigit()):
+    if not (len(postal) == 5 and postal.isascii() and postal.isdigit()):
         errors["postal_code"] = "Le code postal a 5 chiffres, par exemple 67000."
+    elif db is not None and (message := check_postal_code(db, postal)):
+        errors["postal_code"] = message
     return errors
 
 
@@ -655,7 +671,7 @@ def add_platform(
 ) -> dict[str, str]:
     """A fixed platform of the request; {field: message} when refused (nothing written)."""
     _require(role, request, Action.EDIT)
-    errors = check_platform(values)
+    errors = check_platform(values, db)
     if errors:
         return errors
     _write(db, request, version)

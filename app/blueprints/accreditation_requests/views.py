@@ -143,6 +143,9 @@ def render_request(req: AccreditationRequest, tab: str, status: int = 200, **ext
         "phase_label": REQUEST_PHASE_LABELS[RequestPhase(req.phase)],
         "kind_label": REQUEST_KIND_LABELS[RequestKind(req.kind)],
         "tab_url": lambda key: tab_url(req, key),
+        "live": lambda endpoint, form_id: _live(
+            url_for(f".{endpoint}", request_id=req.id), form_id
+        ),
         "draft_url": (
             (lambda key: url_for(".save", request_id=req.id, tab=tab, aller=key))
             if _has_draft(req, tab, editable)
@@ -164,6 +167,24 @@ def render_request(req: AccreditationRequest, tab: str, status: int = 200, **ext
         status=status,
         **context,
     )
+
+
+def _live(check_url: str, form_id: str):
+    def attrs(f, **more) -> dict:
+        """htmx attributes of a field's inline check: on leaving it (a change), its form
+        is posted to `check_url` and the field comes back with its message."""
+        target = f"#{f.id}-champ"
+        return {
+            "data-hx-post": check_url,
+            "data-hx-trigger": "change",
+            "data-hx-include": f"#{form_id}",
+            "data-hx-target": target,
+            "data-hx-select": target,
+            "data-hx-swap": "outerHTML",
+            **more,
+        }
+
+    return attrs
 
 
 def request_conflict(request_id: int, tab: str, message: str):
@@ -424,6 +445,55 @@ def check_level(request_id: int):
     )
 
 
+def _checked(req: AccreditationRequest, tab: str, key: str, form, errors: dict[str, str]):
+    """An inline check: the tab with the rule's message next to each field typed so far
+    (an empty one is said missing when the form is sent, as a draft is judged); nothing
+    is saved."""
+    posted_version(request.form)  # the form the page gave (400 for a damaged one)
+    form.validate()  # the base form's refusals first (a line break in a one-line field)
+    for f in form:
+        if not f.errors and f.short_name in errors and (f.data or "").strip():
+            f.errors = [errors[f.short_name]]
+    refused = any(f.errors for f in form)
+    return render_request(req, tab, 422 if refused else 200, **{key: form})
+
+
+@bp.post("/<int:request_id>/informations/verifier")
+@login_required
+@require("accreditation_request.manage")
+def check_comment(request_id: int):
+    """Inline check of the entity's comment (its length), by the rule of the save."""
+    req = load_request(request_id)
+    form = InformationsForm()
+    message = flow.check_comment(form.requester_comment.data)
+    errors = {"requester_comment": message} if message else {}
+    return _checked(req, "informations", "informations_form", form, errors)
+
+
+@bp.post("/<int:request_id>/plateformes/verifier")
+@login_required
+@require("accreditation_request.manage")
+def check_platform(request_id: int):
+    """Inline check of a fixed platform being typed, by the rule of "Ajouter la
+    plateforme"."""
+    req = _technical(request_id)
+    form = PlatformForm(prefix="plateforme")
+    errors = flow.check_platform(_platform_values(form), get_db())
+    return _checked(req, "technique", "platform_form", form, errors)
+
+
+@bp.post("/<int:request_id>/materiel/verifier")
+@login_required
+@require("accreditation_request.manage")
+def check_equipment(request_id: int):
+    """Inline check of a line of equipment being typed, by the rule of "Ajouter le
+    matériel"."""
+    req = _technical(request_id)
+    form = EquipmentForm(prefix="materiel")
+    errors = flow.check_equipment(_equipment_values(form))
+    return _checked(req, "technique", "equipment_form", form, errors)
+
+
 @bp.get("/<int:request_id>/lettre-engagement")
 @login_required
 @require("accreditation_request.view")
@@ -580,6 +650,23 @@ def _technical(request_id: int) -> AccreditationRequest:
     return req
 
 
+def _platform_values(form: PlatformForm) -> flow.PlatformInput:
+    return flow.PlatformInput(
+        name=form.name.data or "",
+        address=form.address.data or "",
+        postal_code=form.postal_code.data or "",
+        city=form.city.data or "",
+    )
+
+
+def _equipment_values(form: EquipmentForm) -> flow.EquipmentInput:
+    return flow.EquipmentInput(
+        label=form.label.data or "",
+        quantity=form.quantity.data or "",
+        description=form.description.data,
+    )
+
+
 @bp.post("/<int:request_id>/plateformes")
 @login_required
 @require("accreditation_request.manage")
@@ -589,12 +676,7 @@ def add_platform(request_id: int):
     return _added(
         req,
         form,
-        lambda f: flow.PlatformInput(
-            name=f.name.data or "",
-            address=f.address.data or "",
-            postal_code=f.postal_code.data or "",
-            city=f.city.data or "",
-        ),
+        _platform_values,
         lambda version, values: flow.add_platform(get_db(), g.active_role, req, version, values),
         "platform_form",
         f"Plateforme « {(form.name.data or '').strip()} » ajoutée.",
@@ -627,11 +709,7 @@ def add_equipment(request_id: int):
     return _added(
         req,
         form,
-        lambda f: flow.EquipmentInput(
-            label=f.label.data or "",
-            quantity=f.quantity.data or "",
-            description=f.description.data,
-        ),
+        _equipment_values,
         lambda version, values: flow.add_equipment(get_db(), g.active_role, req, version, values),
         "equipment_form",
         f"Matériel « {(form.label.data or '').strip()} » ajouté.",
