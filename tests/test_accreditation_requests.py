@@ -925,6 +925,36 @@ def test_only_the_entity_s_gestionnaire_may_use_the_inline_checks(app, db, w, lo
     assert snapshot(db, request.id) == before
 
 
+def test_a_field_checked_after_the_request_was_sent_brings_the_whole_tab_back(app, db, w, login_as):
+    """Another gestionnaire sent the request meanwhile: the form is gone from the tab, so
+    the check answers with the whole panel (htmx told to swap it there), not a field."""
+    request = complete(app, db, w, "CATEC", 1)
+    version = request.version
+    client = login_as(w.people["gestionnaire"])
+    with app.test_request_context():
+        flow.submit(db, w.role("gestionnaire_2"), request, request.version)
+        db.commit()
+    before = snapshot(db, request.id)
+    for path, data in (
+        ("plateformes/verifier", {"plateforme-postal_code": "6700"}),
+        ("materiel/verifier", {"materiel-quantity": "0"}),
+        ("informations/verifier", {"requester_comment": "x" * 2001}),
+        ("pedagogique/verifier", {"scheme_level_id": level_id(db, "SST", 2)}),
+    ):
+        response = post(
+            client, f"{BASE}/{request.id}/{path}", {"version": version, **data}, htmx=True
+        )
+        assert response.status_code == 409, path
+        assert response.headers["HX-Retarget"] == "#demande-onglets"
+        assert response.headers["HX-Reselect"] == "#demande-onglets"
+        assert response.headers["HX-Reswap"] == "outerHTML"
+        assert 'id="demande-onglets"' in response.text
+        assert flow.CONFLICT in text_of(response)
+        assert "Dossier administratif complet" in text_of(response)
+        assert "-erreur" not in response.text and 'id="form-' not in response.text
+    assert snapshot(db, request.id) == before
+
+
 def test_what_soumettre_waits_for_follows_each_change(app, db, w, login_as):
     request = new_request(app, db, w, "CATEC", 1)
     with app.test_request_context():

@@ -437,6 +437,8 @@ def check_level(request_id: int):
     db = get_db()
     req = load_request(request_id)
     posted_version(request.form)  # the form the page gave (400 for a damaged one)
+    if flow.Action.EDIT not in flow.allowed_actions(g.active_role, req):
+        return _gone(req, "pedagogique")
     form = PedagogiqueForm()
     form.validate()
     message = flow.check_scheme_level(db, req.organization_id, form.scheme_level_id.data, req)
@@ -445,11 +447,28 @@ def check_level(request_id: int):
     )
 
 
+def _gone(req: AccreditationRequest, tab: str):
+    """A field checked on a request sent or abandoned meanwhile: its form is gone from the
+    tab, so htmx swaps the whole panel as it is now (409 with the conflict's message)
+    instead of the field alone."""
+    body, status, headers = render_request(req, tab, 409, conflict=flow.CONFLICT)
+    headers.update(
+        {
+            "HX-Retarget": "#demande-onglets",
+            "HX-Reselect": "#demande-onglets",
+            "HX-Reswap": "outerHTML",
+        }
+    )
+    return body, status, headers
+
+
 def _checked(req: AccreditationRequest, tab: str, key: str, form, errors: dict[str, str]):
     """An inline check: the tab with the rule's message next to each field typed so far
     (an empty one is said missing when the form is sent, as a draft is judged); nothing
     is saved."""
     posted_version(request.form)  # the form the page gave (400 for a damaged one)
+    if flow.Action.EDIT not in flow.allowed_actions(g.active_role, req):
+        return _gone(req, tab)
     form.validate()  # the base form's refusals first (a line break in a one-line field)
     for f in form:
         if not f.errors and f.short_name in errors and (f.data or "").strip():
