@@ -1,6 +1,7 @@
 """The accreditation request's screen (app/blueprints/accreditation_requests/views.py)
 through the HTTP client with a real database: its tabs per role, the draft saved on moving
-to another tab, the inline check of the dispositif, uploads through the one upload path,
+to another tab, the inline checks of each field (the dispositif, a platform, a line of
+equipment, the comment) by the rules of the save, uploads through the one upload path,
 "Soumettre" and "Abandonner", the version's 409, who may open it, and the renewal window."""
 
 import io
