@@ -10,7 +10,8 @@ day is accreditation_status.py's; a request and its renewal, accreditation_flow.
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, or_, true, union_all, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from app.clock import today, utcnow
@@ -20,7 +21,6 @@ from app.domain.accreditation_status import Status, status_on, suspensions_by_ac
 from app.domain.audit import record_event
 from app.domain.errors import ConflictError, DomainError
 from app.domain.notifications import close_tasks, grant_for, notify
-from app.domain.public_list import _Folded, fold
 from app.models import (
     Accreditation,
     AccreditationRequest,
@@ -39,6 +39,7 @@ from app.models import (
 )
 from app.models.accreditations import OPEN_REQUEST_PHASES, RequestPhase
 from app.models.people import Role
+from app.text import fold
 
 CARRIERS = frozenset({Role.INSTRUCTEUR, Role.ADMINISTRATEUR})  # the caisse, the CNH
 REASON_MAX = 500
@@ -97,28 +98,47 @@ def clean_search(text: str | None) -> str:
 
 
 def list_statement(role: ActiveRole, search: str = ""):
-    """The accreditations the active role sees, the latest ending first; `search` keeps
-    those whose number starts with it, whose entity code it is, or whose entity name holds
-    each of its words (accents and case ignored)."""
-    query = _LIST.where(accreditation_scope(role))
+    """The ids of the accreditations the active role sees, the latest ending first; `search`
+    keeps those whose number starts with it, whose entity code it is, or whose entity name
+    holds each of its words (accents and case ignored). A page of it reads the index in
+    that order (ix_accreditation_end_id) and `list_rows` then that page's rows alone, so a
+    far page joins no more than the first."""
+    query = select(Accreditation.id).where(accreditation_scope(role))
     search = clean_search(search)
     if search:
-        folded = _Folded(Organization.name)
-        by_name = and_(*(folded.contains(word, autoescape=True) for word in fold(search).split()))
-        query = query.where(
-            or_(
-                Accreditation.number.startswith(search.upper(), autoescape=True),
-                Organization.code == search,
-                by_name,
-            )
-        )
+        query = query.where(Accreditation.id.in_(_found(search)))
     return query.order_by(Accreditation.end_date.desc(), Accreditation.id.desc())
 
 
-def list_rows(db: Session, role: ActiveRole, items: list, on: date | None = None) -> list[ListRow]:
-    """A page of `list_statement` with each accreditation's status and, for the entity's
-    gestionnaire, whether "Renouveler" is offered: two queries for the whole page."""
+def _found(search: str):
+    """The ids of the accreditations `search` finds, each way by an index: the entities
+    by code or folded name (Organization.name_folded, trigrams on PostgreSQL) and then
+    their accreditations, the numbers by their start. Never the name of every row folded
+    again."""
+    entity = aliased(Organization)
+    by_name = and_(
+        true(),
+        *(entity.name_folded.contains(word, autoescape=True) for word in fold(search).split()),
+    )
+    entities = select(entity.id).where(or_(entity.code == search, by_name))
+    of_entity, by_number = aliased(Accreditation), aliased(Accreditation)
+    return union_all(
+        select(of_entity.id).where(of_entity.organization_id.in_(entities)),
+        select(by_number.id).where(by_number.number.startswith(search.upper(), autoescape=True)),
+    )
+
+
+def list_rows(
+    db: Session, role: ActiveRole, ids: list[int], on: date | None = None
+) -> list[ListRow]:
+    """The rows of a page of `list_statement` (its ids, in its order) with each
+    accreditation's status and, for the entity's gestionnaire, whether "Renouveler" is
+    offered: the same few queries whatever the page's length, none per row."""
+    if not ids:
+        return []
     day = on or today()
+    found = {row[0].id: row for row in db.exec(_LIST.where(Accreditation.id.in_(ids))).all()}
+    items = [found[i] for i in ids if i in found]
     accreditations = [row[0] for row in items]
     suspensions = suspensions_by_accreditation(db, [a.id for a in accreditations])
     renewable = renewable_ids(db, accreditations, day) if role.role == Role.GESTIONNAIRE else set()

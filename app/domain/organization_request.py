@@ -34,6 +34,7 @@ from app.domain.uploads import UploadRefused, check_upload, has_file, store_chec
 from app.models import Fund, Organization, RoleGrant, StoredFile
 from app.models.organizations import ORGANIZATION_STATUS_LABELS, OrganizationStatus
 from app.models.people import Role
+from app.text import fold
 
 CONFLICT = (
     "Cette demande a été modifiée entre-temps (dans un autre onglet ou par la caisse). "
@@ -207,6 +208,8 @@ def _routing(db: Session, postal_code: str | None) -> dict:
 def _write(db: Session, organization: Organization, version: int | None, **values) -> None:
     """Apply `values` only if the request is still at `version` (and still the
     requester's to edit); bump it."""
+    if "name" in values:  # a bulk UPDATE: the model's own folding does not run
+        values["name_folded"] = fold(values["name"])
     done = db.exec(
         update(Organization)
         .where(

@@ -3,25 +3,20 @@
 Only training organisations that chose to be listed and hold an accreditation valid today
 (started, not ended, not suspended) appear, with the contacts they chose to publish and
 nothing else. A page costs the same whatever the number of organisations: one page query
-(the accreditation filters in an EXISTS on the indexed organisation/end date), one
-capped count, one query for the page's accreditations; the result is kept in Redis for
+(the accreditation filters in an EXISTS on the indexed organisation/end date, the name in
+the folded copy kept with it, `Organization.name_folded`), one capped count, one query for the page's accreditations; the result is kept in Redis for
 PUBLIC_LIST_CACHE_SECONDS per filters and page, and `forget` drops every kept page.
 """
 
 import hashlib
 import json
 import logging
-import sqlite3
-import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import date
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import String, and_, event, exists, literal, not_
-from sqlalchemy.engine import Engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import and_, exists, literal, not_
 from sqlmodel import Session, select
 
 from app.clock import today
@@ -38,14 +33,12 @@ from app.models import (
 from app.models.organizations import OrganizationKind, OrganizationStatus
 from app.pagination import Page, paginate
 from app.queue import redis_connection
+from app.text import fold
 
 log = logging.getLogger(__name__)
 
 CACHE_PREFIX = "forprev:liste-publique"
 NAME_MAX = 100
-
-# PostgreSQL folds with translate(); SQLite with `fold` itself, registered on its connections
-_ACCENTED = "àâäáãåÀÂÄÁÃÅçÇéèêëÉÈÊËîïíìÎÏÍÌñÑôöóòõÔÖÓÒÕùûüúÙÛÜÚÿýŸÝ-'’"
 
 
 @dataclass(frozen=True)
@@ -69,43 +62,6 @@ class Choices:
     levels: list[int]
     departments: list[str]
     funds: list[tuple[int, str]]
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, hyphens or apostrophes: how names are compared."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    plain = plain.lower().replace("œ", "oe").replace("æ", "ae")
-    for mark in "-'’":
-        plain = plain.replace(mark, " ")
-    return " ".join(plain.split())
-
-
-class _Folded(FunctionElement):
-    """`fold(column)` in SQL: the same answers on SQLite and PostgreSQL."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(_Folded)
-def _folded_postgresql(element, compiler, **kw):
-    column = compiler.process(element.clauses, **kw)
-    for ligature, letters in (("Œ", "oe"), ("œ", "oe"), ("Æ", "ae"), ("æ", "ae")):
-        column = f"replace({column}, '{ligature}', '{letters}')"
-    plain = "".join(fold(c) or " " for c in _ACCENTED)
-    return f"lower(translate({column}, '{_ACCENTED.replace(chr(39), chr(39) * 2)}', '{plain}'))"
-
-
-@compiles(_Folded, "sqlite")
-def _folded_sqlite(element, compiler, **kw):
-    return f"forprev_fold({compiler.process(element.clauses, **kw)})"
-
-
-@event.listens_for(Engine, "connect")
-def _register_fold(dbapi_connection, _record):
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.create_function("forprev_fold", 1, fold, deterministic=True)
 
 
 def choices(db: Session) -> Choices:
@@ -184,9 +140,8 @@ def _listed(filters: Filters, day: date):
         query = query.where(Organization.department_code == filters.department)
     if filters.fund_id:
         query = query.where(Organization.fund_id == filters.fund_id)
-    folded = _Folded(Organization.name)
     for word in fold(filters.name).split():
-        query = query.where(folded.contains(word, autoescape=True))
+        query = query.where(Organization.name_folded.contains(word, autoescape=True))
     return query.order_by(Organization.name, Organization.id)
 
 

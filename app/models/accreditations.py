@@ -109,6 +109,14 @@ class RequestDocument(SQLModel, table=True):
 class Accreditation(SQLModel, table=True):
     __table_args__ = (
         Index("ix_accreditation_org_end", "organization_id", "end_date"),
+        # the "Habilitations" lists' order: one page read from the index
+        Index("ix_accreditation_end_id", "end_date", "id"),
+        # their search by the start of a number (LIKE 'H67001%' on any PostgreSQL collation)
+        Index(
+            "ix_accreditation_number_prefix",
+            "number",
+            postgresql_ops={"number": "varchar_pattern_ops"},
+        ),
         # REFERENCE §3: 00 for the first decision, +1 at each renewal; two decisions at once
         # never share a number
         UniqueConstraint("organization_id", "scheme_level_id", "sequence"),
@@ -122,7 +130,7 @@ class Accreditation(SQLModel, table=True):
     request_id: int | None = fk("accreditationrequest.id", nullable=True, index=False)
     sequence: int = 0
     start_date: date
-    end_date: date = Field(index=True)
+    end_date: date
     mobile_platform: bool = False
     decision_letter_file_id: int | None = fk("storedfile.id", nullable=True, index=False)
     created_at: datetime = created_at_field()

@@ -3,9 +3,11 @@
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import event
 from sqlmodel import JSON, Column, Field, Index, SQLModel
 
 from app.models.base import KEEP_IDS, created_at_field, fk
+from app.text import fold
 
 
 class OrganizationKind(StrEnum):
@@ -69,6 +71,14 @@ class Organization(SQLModel, table=True):
     __table_args__ = (
         # the instructors' queue: one caisse's requests in a state, by submission date
         Index("ix_organization_fund_status_submitted", "fund_id", "status", "submitted_at"),
+        # a search by any part of the name (the instructors' and the public lists): trigrams
+        # on PostgreSQL (pg_trgm, migration 0008); a plain index on SQLite
+        Index(
+            "ix_organization_name_folded",
+            "name_folded",
+            postgresql_using="gin",
+            postgresql_ops={"name_folded": "gin_trgm_ops"},
+        ),
         KEEP_IDS,
     )
 
@@ -77,6 +87,9 @@ class Organization(SQLModel, table=True):
     code: str | None = Field(default=None, max_length=5, unique=True)
     kind: str = Field(max_length=30)
     name: str = Field(max_length=200, index=True)
+    # `fold(name)`, written with every name (see _fold_name below): searches compare it
+    # without folding each row's name again
+    name_folded: str = ""
     regime: str | None = Field(default=None, max_length=100)
     siret: str | None = Field(default=None, max_length=14, index=True)
     activity_number: str | None = Field(default=None, max_length=11)
@@ -105,6 +118,14 @@ class Organization(SQLModel, table=True):
     returned_at: datetime | None = None
     # optimistic concurrency: every save sends the version it read
     version: int = 1
+
+
+@event.listens_for(Organization, "before_insert")
+@event.listens_for(Organization, "before_update")
+def _fold_name(_mapper, _connection, organization: Organization) -> None:
+    """Every organisation the ORM writes keeps its folded name; a bulk UPDATE of the name
+    (update(Organization).values(name=…)) must set name_folded itself."""
+    organization.name_folded = fold(organization.name)
 
 
 class OrganizationChange(SQLModel, table=True):

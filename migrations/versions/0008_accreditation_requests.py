@@ -2,7 +2,10 @@
 once), the instructor's "incomplet" comment and the phase the resubmitted request goes back
 to, and may be drafted before its dispositif is chosen; an accreditation keeps a version
 and its sequence is unique per entity and dispositif-level (two decisions at once never
-share a number); the documents a request asks for are catalogue rows.
+share a number); the documents a request asks for are catalogue rows. The "Habilitations"
+lists read one page by an index in their order, and their search by entity name reads a
+folded copy of the name kept with it (trigram index on PostgreSQL: pg_trgm), by number a
+prefix index.
 
 Revision ID: 0008
 Revises: 0007
@@ -51,6 +54,28 @@ def upgrade() -> None:
             batch_op.f("uq_accreditation_organization_id_scheme_level_id_sequence"),
             ["organization_id", "scheme_level_id", "sequence"],
         )
+        batch_op.drop_index(batch_op.f("ix_accreditation_end_date"))
+        batch_op.create_index("ix_accreditation_end_id", ["end_date", "id"], unique=False)
+        batch_op.create_index(
+            "ix_accreditation_number_prefix",
+            ["number"],
+            unique=False,
+            postgresql_ops={"number": "varchar_pattern_ops"},
+        )
+    with op.batch_alter_table("organization", schema=None, table_kwargs=KEEP_IDS) as batch_op:
+        batch_op.add_column(sa.Column("name_folded", String(), nullable=False, server_default=""))
+    _fill_name_folded()
+    if op.get_bind().dialect.name == "postgresql":
+        # trusted since PostgreSQL 13: the database's owner may create it
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.create_index(
+        "ix_organization_name_folded",
+        "organization",
+        ["name_folded"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_ops={"name_folded": "gin_trgm_ops"},
+    )
     with op.batch_alter_table(
         "accreditationrequest", schema=None, table_kwargs=KEEP_IDS
     ) as batch_op:
@@ -76,6 +101,26 @@ def upgrade() -> None:
         )
 
 
+def _fill_name_folded() -> None:
+    """The organisations already there become searchable by name, folded as every later
+    write folds it."""
+    from app.text import fold
+
+    conn = op.get_bind()
+    organization = sa.table(
+        "organization",
+        sa.column("id", sa.Integer),
+        sa.column("name", String),
+        sa.column("name_folded", String),
+    )
+    for row in conn.execute(sa.select(organization.c.id, organization.c.name)).all():
+        conn.execute(
+            organization.update()
+            .where(organization.c.id == row.id)
+            .values(name_folded=fold(row.name))
+        )
+
+
 def downgrade() -> None:
     with op.batch_alter_table("outboxemail", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.drop_constraint(
@@ -93,7 +138,14 @@ def downgrade() -> None:
         batch_op.drop_column("returned_from")
         batch_op.drop_column("returned_at")
         batch_op.drop_column("return_comment")
+    # pg_trgm stays: other objects of the database may use it
+    op.drop_index("ix_organization_name_folded", table_name="organization")
+    with op.batch_alter_table("organization", schema=None, table_kwargs=KEEP_IDS) as batch_op:
+        batch_op.drop_column("name_folded")
     with op.batch_alter_table("accreditation", schema=None, table_kwargs=KEEP_IDS) as batch_op:
+        batch_op.drop_index("ix_accreditation_number_prefix")
+        batch_op.drop_index("ix_accreditation_end_id")
+        batch_op.create_index(batch_op.f("ix_accreditation_end_date"), ["end_date"], unique=False)
         batch_op.drop_constraint(
             batch_op.f("uq_accreditation_organization_id_scheme_level_id_sequence"), type_="unique"
         )
