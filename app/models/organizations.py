@@ -71,6 +71,8 @@ class Organization(SQLModel, table=True):
     __table_args__ = (
         # the instructors' queue: one caisse's requests in a state, by submission date
         Index("ix_organization_fund_status_submitted", "fund_id", "status", "submitted_at"),
+        # a caisse's entities (what its instructors see) read from the index alone
+        Index("ix_organization_fund_id_id", "fund_id", "id"),
         # a search by any part of the name (the instructors' and the public lists): trigrams
         # on PostgreSQL (pg_trgm, migration 0008); a plain index on SQLite
         Index(
@@ -99,7 +101,7 @@ class Organization(SQLModel, table=True):
     postal_code: str | None = Field(default=None, max_length=5)
     city: str | None = Field(default=None, max_length=100)
     department_code: str | None = Field(default=None, max_length=3)
-    fund_id: int | None = fk("fund.id", nullable=True)
+    fund_id: int | None = fk("fund.id", nullable=True, index=False)
     status: str = Field(default=OrganizationStatus.DRAFT, max_length=20, index=True)
     signatory_last_name: str | None = Field(default=None, max_length=100)
     signatory_first_name: str | None = Field(default=None, max_length=100)

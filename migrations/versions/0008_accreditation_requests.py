@@ -3,9 +3,9 @@ once), the instructor's "incomplet" comment and the phase the resubmitted reques
 to, and may be drafted before its dispositif is chosen; an accreditation keeps a version
 and its sequence is unique per entity and dispositif-level (two decisions at once never
 share a number); the documents a request asks for are catalogue rows. The "Habilitations"
-lists read one page by an index in their order, and their search by entity name reads a
-folded copy of the name kept with it (trigram index on PostgreSQL: pg_trgm), by number a
-prefix index.
+lists read one page by an index in their order (a caisse's entities from an index alone),
+and their search by entity name reads a folded copy of the name kept with it (trigram
+index on PostgreSQL: pg_trgm), by number a prefix index.
 
 Revision ID: 0008
 Revises: 0007
@@ -64,6 +64,8 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("organization", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.add_column(sa.Column("name_folded", String(), nullable=False, server_default=""))
+        batch_op.drop_index(batch_op.f("ix_organization_fund_id"))
+        batch_op.create_index("ix_organization_fund_id_id", ["fund_id", "id"], unique=False)
     _fill_name_folded()
     if op.get_bind().dialect.name == "postgresql":
         # trusted since PostgreSQL 13: the database's owner may create it
@@ -141,6 +143,8 @@ def downgrade() -> None:
     # pg_trgm stays: other objects of the database may use it
     op.drop_index("ix_organization_name_folded", table_name="organization")
     with op.batch_alter_table("organization", schema=None, table_kwargs=KEEP_IDS) as batch_op:
+        batch_op.drop_index("ix_organization_fund_id_id")
+        batch_op.create_index(batch_op.f("ix_organization_fund_id"), ["fund_id"], unique=False)
         batch_op.drop_column("name_folded")
     with op.batch_alter_table("accreditation", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.drop_index("ix_accreditation_number_prefix")
