@@ -1063,6 +1063,12 @@ def test_a_platform_added_during_the_accreditation_is_a_lieu_once_approved(db, w
         ({"name": ""}, "name", "Indiquez le nom de la plateforme."),
         ({"address": " "}, "address", "Indiquez l'adresse."),
         ({"postal_code": "6740"}, "postal_code", "Le code postal a 5 chiffres, par exemple 67000."),
+        # no caisse covers it: no session could be held there
+        (
+            {"postal_code": "96000"},
+            "postal_code",
+            "Le code postal 96000 ne correspond à aucun département couvert par une caisse.",
+        ),
         ({"city": ""}, "city", "Indiquez la ville."),
         ({"name": "x" * 201}, "name", "Pas plus de 200 caractères."),
         ({"city": "Illkirch\nGraffenstaden"}, "city", None),  # one line only

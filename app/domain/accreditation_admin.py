@@ -605,7 +605,7 @@ def add_platform(
             f"Cette habilitation a pris fin le {accreditation.end_date:%d/%m/%Y} : on ne peut "
             "plus y ajouter de plateforme."
         )
-    errors = flow.check_platform(values)
+    errors = flow.check_platform(values, db)
     if errors:
         return errors
     _bump(db, accreditation, version)

@@ -255,7 +255,7 @@ def add_platform(accreditation_id: int):
         if not errors:
             errors = admin.add_platform(db, g.active_role, accreditation, values, version)
         else:  # every message at once
-            errors = {**check_platform(values), **errors}
+            errors = {**check_platform(values, db), **errors}
     except ConflictError as exc:
         return _conflict(accreditation_id, "technique", exc.message)
     except DomainError as exc:
