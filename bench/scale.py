@@ -154,9 +154,10 @@ def grow_around(
         WHERE s.id >= :first_session
         """,
         """
-        INSERT INTO organization (kind, name, siret, postal_code, city, fund_id, status,
-            public_listing, created_at, updated_at)
-        SELECT 'organisme_formation', 'ORGANISME BENCH ' || i, lpad(i::text, 14, '0'),
+        INSERT INTO organization (kind, name, name_folded, siret, postal_code, city, fund_id,
+            status, public_listing, created_at, updated_at)
+        SELECT 'organisme_formation', 'ORGANISME BENCH ' || i, 'organisme bench ' || i,
+               lpad(i::text, 14, '0'),
                '67000', 'STRASBOURG', f.ids[1 + i % array_length(f.ids, 1)],
                CASE WHEN i % 20 = 0 THEN 'en_validation' ELSE 'valide' END, false, now(), now()
         FROM generate_series(1, :orgs) AS i, (SELECT array_agg(id ORDER BY id) AS ids FROM fund) AS f
