@@ -1141,3 +1141,15 @@ def test_a_change_of_dispositif_drops_what_the_new_one_does_not_ask_for(db, w):
     db.commit()
     assert count(db, Platform, Platform.accreditation_id == accreditation.id) == 0
     assert accreditation.mobile_platform is False
+
+
+def test_a_line_break_sent_by_a_browser_counts_as_one_character():
+    """A browser sends a textarea's line breaks as CR LF: a comment of 2000 characters as
+    typed (with its line breaks) is taken, kept with plain line breaks."""
+    typed = "Programme :\n" + "x" * 1980 + "\nDéroulé"
+    assert len(typed) == 2000
+    sent = typed.replace("\n", "\r\n")
+    assert len(sent) == 2002
+    assert flow.check_comment(sent) is None
+    assert flow._comment(sent, required=True) == typed
+    assert flow.check_comment("x" * 2001) == "Le commentaire ne doit pas dépasser 2000 caractères."

@@ -217,7 +217,8 @@ def _audit(db, role, request, action, before, after=None, comment=None, data=Non
 
 
 def _comment(comment: str | None, *, required: bool, field: str = "comment") -> str | None:
-    comment = (comment or "").strip()
+    # a browser sends each line break as CR LF: counted and kept as one, as typed
+    comment = (comment or "").replace("\r\n", "\n").strip()
     if not comment:
         if required:
             raise DomainError(
