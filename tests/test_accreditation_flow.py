@@ -1123,17 +1123,17 @@ def test_a_change_of_dispositif_drops_what_the_new_one_does_not_ask_for(db, w):
     db.commit()
     kept = {d.kind for d, _f in flow.documents_of(db, request.id)}
     assert "materiel" in kept and flow.platforms_of_request(db, request.id)  # still technical
+    # the signed letter named CATEC 1: the new dispositif needs its own
+    assert "engagement" not in kept
     flow.save_pedagogique(db, g, request, request.version, level_id(db, "SST", 2))
     db.commit()
-    assert {d.kind for d, _f in flow.documents_of(db, request.id)} == {
-        "engagement",
-        "programme",
-        "deroule",
-    }
+    assert {d.kind for d, _f in flow.documents_of(db, request.id)} == {"programme", "deroule"}
     assert flow.platforms_of_request(db, request.id) == []
     assert flow.equipment_of_request(db, request.id) == []
     assert request.mobile_platform is False
-    assert flow.missing(db, request) == []
+    assert flow.missing(db, request) == [
+        ("pedagogique", "Pédagogique : déposez « Lettre d'engagement signée ».")
+    ]
     force(db, request, P.CNH)
     accreditation = flow.decide_favourable(
         db, w["administrateur"], request, request.version, today()
@@ -1153,3 +1153,19 @@ def test_a_line_break_sent_by_a_browser_counts_as_one_character():
     assert flow.check_comment(sent) is None
     assert flow._comment(sent, required=True) == typed
     assert flow.check_comment("x" * 2001) == "Le commentaire ne doit pas dépasser 2000 caractères."
+
+
+def test_a_request_sent_back_keeps_its_dispositif(db, w):
+    """Sent back from phase 2, the request cannot change dispositif: resubmitted, it would
+    land in phase 2 with a dispositif the caisse never instructed in phase 1."""
+    g = w["gestionnaire"]
+    request = prepare(db, w, "SST", 2)
+    sst2 = request.scheme_level_id
+    force(db, request, P.RETURNED)
+    request.returned_from = P.PHASE_2
+    db.add(request)
+    db.commit()
+    version = request.version
+    flow.save_pedagogique(db, g, request, request.version, level_id(db, "SST", 1))
+    db.commit()
+    assert (request.scheme_level_id, request.version) == (sst2, version)

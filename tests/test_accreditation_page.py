@@ -1225,3 +1225,11 @@ def test_a_stale_version_is_a_conflict_in_the_domain_too(app, db, w):
             db, w.role(db, "inrs"), w.sst1, today(), today(), "x", w.sst1.version + 1
         )
     assert count(db, Suspension, Suspension.accreditation_id == w.sst1.id) == 0
+
+
+def test_platform_routes_of_an_accreditation_without_platforms_are_not_found(db, w, as_):
+    """SST has no Technique tab: adding or approving a platform there is 404 (a forged or
+    replayed form), not a page drawn for a tab that does not exist."""
+    response = _add_platform(as_("martin"), w.sst1, htmx=True)
+    assert response.status_code == 404
+    assert count(db, Platform, Platform.accreditation_id == w.sst1.id) == 0

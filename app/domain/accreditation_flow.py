@@ -493,7 +493,10 @@ def save_pedagogique(
     scheme_level_id: int | None,
 ) -> None:
     _require(role, request, Action.EDIT)
-    if request.kind == RequestKind.RENEWAL or scheme_level_id == request.scheme_level_id:
+    # a renewal keeps its accreditation's; a request sent back keeps what the caisse
+    # instructed (changing it would skip the phases already passed)
+    fixed = request.kind == RequestKind.RENEWAL or request.phase != RequestPhase.DRAFT
+    if fixed or scheme_level_id == request.scheme_level_id:
         return
     if scheme_level_id is not None:
         problem = check_scheme_level(db, request.organization_id, scheme_level_id, request)
@@ -512,7 +515,8 @@ def save_pedagogique(
     )
     # what the new dispositif does not ask for goes: otherwise a CATEC platform left behind
     # would wait for a CNH approval date and follow an SST accreditation to its sessions
-    asked = {r.kind for r in requirements_of(db, scheme_level_id)}
+    # the signed letter names the dispositif it commits to: a new one is to be signed
+    asked = {r.kind for r in requirements_of(db, scheme_level_id)} - {"engagement"}
     for document in db.exec(
         select(RequestDocument).where(RequestDocument.request_id == request.id)
     ).all():

@@ -530,7 +530,8 @@ def commitment_letter(request_id: int):
         headers={
             "Content-Disposition": (
                 f'attachment; filename="lettre-engagement-demande-{req.id}.pdf"'
-            )
+            ),
+            "Cache-Control": "no-store",  # the entity's data: not kept by a shared browser
         },
     )
 
@@ -600,7 +601,11 @@ def download_document(request_id: int, document_id: int):
     if stored is None:
         abort(404)
     return send_stored_file(
-        stored.id, name=stored.name, content_type=stored.content_type, size=stored.size
+        stored.id,
+        name=stored.name,
+        content_type=stored.content_type,
+        size=stored.size,
+        no_store=True,
     )
 
 

@@ -71,6 +71,14 @@ def _load(accreditation_id: int):
     return accreditation
 
 
+def _load_technical(accreditation_id: int):
+    """An accreditation whose dispositif has platforms (its Technique tab exists), or 404."""
+    accreditation = _load(accreditation_id)
+    if "technique" not in admin.tabs_of(get_db(), accreditation):
+        abort(404)
+    return accreditation
+
+
 def _tab_url(accreditation, tab: str) -> str:
     return url_for("accreditations.tab", accreditation_id=accreditation.id, tab=tab)
 
@@ -240,7 +248,7 @@ def add_suspension(accreditation_id: int):
 @require("accreditation.add_platform")
 def add_platform(accreditation_id: int):
     db = get_db()
-    accreditation = _load(accreditation_id)
+    accreditation = _load_technical(accreditation_id)
     form = PlatformForm()
     version = _posted_version()
     form.validate()
@@ -277,7 +285,7 @@ def add_platform(accreditation_id: int):
 @require("accreditation.approve_platform")
 def approve_platform(accreditation_id: int, platform_id: int):
     db = get_db()
-    accreditation = _load(accreditation_id)
+    accreditation = _load_technical(accreditation_id)
     form = ApprovalForm(prefix=f"plateforme-{platform_id}")
     version = _posted_version()
     form.validate()
