@@ -371,6 +371,12 @@ def test_a_request_sent_back_shows_the_instructor_s_comment_and_a_decision_its_o
     assert "Le déroulé du jour 2 manque." in text
     html = client.get(f"{BASE}/{request.id}/informations").text
     assert 'id="form-brouillon"' in html  # back with the entity: editable again
+    # ...but its dispositif stays the one instructed: no select, and the tabs of the
+    # Pédagogique tab open by GET instead of posting a form that is not there
+    html = client.get(f"{BASE}/{request.id}/pedagogique").text
+    assert 'id="scheme_level_id"' not in html and 'id="form-brouillon"' not in html
+    assert 'data-hx-include="#form-brouillon"' not in html
+    assert "garde le dispositif et le niveau instruits par la caisse" in text_of_html(html)
     text = text_of(client.get(f"{BASE}/{refused.id}/informations"))
     assert "Décision défavorable de la CNH" in text
     assert "Motif : Formateurs non qualifiés." in text

@@ -97,8 +97,11 @@ def tab_url(req: AccreditationRequest, tab: str) -> str:
 
 
 def _has_draft(req: AccreditationRequest, tab: str, editable: bool) -> bool:
-    # a renewal keeps the dispositif of the accreditation it renews: nothing to draft there
-    fixed = tab == "pedagogique" and req.kind == RequestKind.RENEWAL
+    # a renewal keeps the dispositif of the accreditation it renews, a request sent back the
+    # one the caisse instructed (flow.save_pedagogique): nothing to draft there
+    fixed = tab == "pedagogique" and (
+        req.kind == RequestKind.RENEWAL or req.phase != RequestPhase.DRAFT
+    )
     return editable and tab in DRAFT_FORMS and not fixed
 
 
