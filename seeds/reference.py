@@ -1,8 +1,9 @@
 """Reference data of REFERENCE.md §1–§3 and the help content (seeds/help_content.py),
-loaded idempotently (`flask seed reference`).
+loaded idempotently (`flask seed reference`, run at every start by bin/run).
 
-Running it again updates names and rules in place and adds what is missing; it never
-deletes, so an administrator's later additions stay.
+Running it again adds what is missing and changes nothing that exists: the catalogue and
+the caisses' routing belong to the administrators from the first day (back office), so
+neither a restart nor a new release puts a default back over their edits.
 """
 
 from sqlmodel import Session, select
@@ -12,6 +13,7 @@ from app.models import (
     Department,
     DocumentRequirement,
     Fund,
+    LevelQualification,
     Scheme,
     SchemeLevel,
 )
@@ -96,16 +98,39 @@ CERTIFICATE_MODELS = [
     ("AMIANTE-SS4", 2, "Certificat de formateur amiante SS4", 36),
 ]
 
+# REFERENCE §2: the "formateur de formateurs" qualification of each dispositif other than
+# SST, given by INRS outside Forprev's sessions and recorded by an administrator; kept on
+# the dispositif's top level, never offered as a session's certificate
+INRS_MODELS = [
+    ("PRAP-IBC", "Certificat de formateur de formateurs PRAP IBC", 36),
+    ("PRAP-2S", "Certificat de formateur de formateurs PRAP 2S", 36),
+    ("ALM", "Certificat de formateur de formateurs ALM", 36),
+    ("APS-ASD", "Certificat de formateur de formateurs APS-ASD", 36),
+    ("CATEC", "Certificat de formateur de formateurs CATEC", 36),
+    ("ECHAF", "Certificat de formateur de formateurs échafaudage", 36),
+    ("AMIANTE-SS4", "Certificat de formateur de formateurs amiante SS4", 36),
+]
+
+
+def default_qualifications(code: str, level: int) -> list[str]:
+    """REFERENCE §2: the certificate models qualifying a trainer for a session of this
+    dispositif-level — the level-2 "formateur" certificate for level 1, the "formateur de
+    formateurs" one above (SST-3 for SST, INRS's model for the others)."""
+    if level == 1:
+        return [name for c, lv, name, _m in CERTIFICATE_MODELS if (c, lv) == (code, 2)]
+    if code == "SST":
+        return [name for c, lv, name, _m in CERTIFICATE_MODELS if (c, lv) == ("SST", 3)]
+    return [name for c, name, _m in INRS_MODELS if c == code]
+
 
 def _upsert(db: Session, model, where: dict, values: dict):
+    """The row found by its natural key, or a new one with the default values: a row that
+    exists is left as the administrators keep it."""
     row = db.exec(select(model).filter_by(**where)).first()
     if row is None:
         row = model(**where, **values)
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-    db.add(row)
-    db.flush()
+        db.add(row)
+        db.flush()
     return row
 
 
@@ -190,18 +215,42 @@ def load_reference(db: Session) -> dict:
                     "position": position,
                 },
             )
+    models = {}
     for code, level, name, months in CERTIFICATE_MODELS:
-        _upsert(
+        models[name] = _upsert(
             db,
             CertificateModel,
             {"scheme_level_id": levels[(code, level)].id, "name": name},
             {"validity_months": months},
         )
+    for code, name, months in INRS_MODELS:
+        top = max(lv for c, lv in levels if c == code)
+        models[name] = _upsert(
+            db,
+            CertificateModel,
+            {"scheme_level_id": levels[(code, top)].id, "name": name},
+            {"validity_months": months, "issued_in_sessions": False},
+        )
+    for (code, level), scheme_level in levels.items():
+        has_any = db.exec(
+            select(LevelQualification.id).where(
+                LevelQualification.scheme_level_id == scheme_level.id
+            )
+        ).first()
+        if has_any is not None:
+            continue  # the administrator's list, even if it differs from the defaults
+        for name in default_qualifications(code, level):
+            db.add(
+                LevelQualification(
+                    scheme_level_id=scheme_level.id, certificate_model_id=models[name].id
+                )
+            )
+        db.flush()
     help_added = load_help_content(db)
     return {
         "caisses": len(FUNDS),
         "dispositifs": len(SCHEMES),
-        "certificats": len(CERTIFICATE_MODELS),
+        "certificats": len(CERTIFICATE_MODELS) + len(INRS_MODELS),
         "questions de FAQ ajoutées": help_added["questions"],
         "manuels ajoutés": help_added["manuels"],
     }

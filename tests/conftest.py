@@ -32,6 +32,7 @@ REFERENCE_TABLES = {
     "scheme",
     "schemelevel",
     "certificatemodel",
+    "levelqualification",
     "documentrequirement",
     "alembic_version",
 }

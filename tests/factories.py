@@ -125,7 +125,12 @@ def trainer_certificate(
 
     sl = scheme_level(db, scheme_code, level)
     model = db.exec(
-        select(CertificateModel).where(CertificateModel.scheme_level_id == sl.id)
+        select(CertificateModel)
+        .where(
+            CertificateModel.scheme_level_id == sl.id,
+            CertificateModel.issued_in_sessions.is_(True),
+        )
+        .order_by(CertificateModel.id)
     ).first()
     n = next(_counter)
     c = Certificate(

@@ -330,7 +330,8 @@ def test_trainer_found_by_names_and_birth_date_ignoring_accents_and_case(db, wor
         (
             {"forprev_number": "PRA00001"},
             2,
-            "Cette personne ne détient pas de certificat SST niveau 2 : elle ne peut pas animer une session SST niveau 1.",
+            "Cette personne ne détient pas de « Certificat de formateur SST » : elle ne peut pas "
+            "animer une session SST niveau 1.",
         ),
     ],
 )
@@ -344,7 +345,10 @@ def test_trainer_check_says_which_check_failed(db, world, case, failed_line, mes
 def test_wrong_level_is_refused(db, world):
     """A level-2 session needs a level-3 trainer: the level-2 certificate is not enough."""
     result = _check(db, world, level_code=("SST", 2), forprev_number="STE55501")
-    assert result.failure.startswith("Cette personne ne détient pas de certificat SST niveau 3")
+    assert result.failure == (
+        "Cette personne ne détient pas de « Certificat de formateur de formateurs SST » : elle "
+        "ne peut pas animer une session SST niveau 2."
+    )
 
 
 def test_qualification_must_cover_the_end_date(db, world):
@@ -355,7 +359,7 @@ def test_qualification_must_cover_the_end_date(db, world):
     assert _check(db, world, end=cert.valid_until, forprev_number="EXP00001").ok
     late = _check(db, world, end=cert.valid_until + timedelta(days=1), forprev_number="EXP00001")
     assert late.failure == (
-        f"Sa qualification SST niveau 2 a pris fin le {cert.valid_until:%d/%m/%Y}, avant la date "
+        f"Sa qualification « Certificat de formateur SST » a pris fin le {cert.valid_until:%d/%m/%Y}, avant la date "
         f"de fin de session ({cert.valid_until + timedelta(days=1):%d/%m/%Y})."
     )
 

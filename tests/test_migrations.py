@@ -25,7 +25,7 @@ def _check_fresh(url: str) -> None:
             expected = {t.name for t in SQLModel.metadata.sorted_tables}
             assert expected <= tables, f"tables manquantes : {expected - tables}"
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0008"
+            assert version == "0009"
             diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
             assert diff == [], f"les modèles diffèrent des migrations : {diff}"
             index_names = {i["name"] for i in inspect(conn).get_indexes("certsession")}
@@ -77,11 +77,9 @@ def test_receipts_get_their_messages_display_window(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade_database(url, "0002")
     engine = create_engine(url)
-    with Session(engine) as db:  # Person has not changed since 0002
-        author = factories.person(db)
-        db.commit()
-        author_id = author.id
+    author_id = 1
     with engine.begin() as conn:
+        _insert_person_0002(conn, author_id)
         conn.execute(
             text(
                 "INSERT INTO targetedmessage (id, author_id, title, body, audience, "
@@ -102,6 +100,39 @@ def test_receipts_get_their_messages_display_window(tmp_path):
         row = conn.execute(text("SELECT display_from, display_until FROM messagereceipt")).one()
     engine.dispose()
     assert [str(v)[:16] for v in row] == ["2026-02-01 08:00", "2026-03-01 08:00"]
+
+
+def _insert_person_0002(conn, person_id: int, last_name="DUPONT", first_name="Marie") -> None:
+    """A person as the schema of 0002 to 0008 holds one (the model has columns since)."""
+    conn.execute(
+        text(
+            "INSERT INTO person (id, forprev_number, email, last_name, first_name, birth_date,"
+            " active, auth_version, notify_alerts, notify_notifications, notify_messages,"
+            " created_at) VALUES (:id, :number, :email, :last, :first, '1980-01-01', 1, 1,"
+            " 1, 1, 1, '2026-01-31 00:00:00')"
+        ),
+        {
+            "id": person_id,
+            "number": f"TST{person_id:05d}",
+            "email": f"personne{person_id}@exemple.fr",
+            "last": last_name,
+            "first": first_name,
+        },
+    )
+
+
+def test_people_already_there_become_searchable_by_their_folded_identity(tmp_path):
+    """0009 writes each person's search text as every later write folds it."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade_database(url, "0008")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        _insert_person_0002(conn, 4, last_name="LE BŒUF-DUPRÉ", first_name="Anaïs")
+    upgrade_database(url)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT search_folded, merged_into_id FROM person")).one()
+    engine.dispose()
+    assert tuple(row) == ("le boeuf dupre anais personne4@exemple.fr tst00004", None)
 
 
 def test_an_upgraded_sqlite_database_keeps_its_rows_and_never_reuses_an_id(tmp_path):

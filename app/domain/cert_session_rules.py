@@ -200,7 +200,12 @@ def check_session_fields(
         )
     if values.certificate_model_id:
         model = db.get(CertificateModel, values.certificate_model_id)
-        if model is None or (choice and model.scheme_level_id != choice.scheme_level_id):
+        if (
+            model is None
+            or not model.issued_in_sessions
+            or not model.active
+            or (choice and model.scheme_level_id != choice.scheme_level_id)
+        ):
             errors["certificate_model_id"] = "Ce certificat ne correspond pas au dispositif choisi."
     if choice and choice.needs_platform:
         if values.platform_id:
@@ -268,7 +273,11 @@ def models_of(db: Session, scheme_level_id: int) -> list[CertificateModel]:
     return list(
         db.exec(
             select(CertificateModel)
-            .where(CertificateModel.scheme_level_id == scheme_level_id)
+            .where(
+                CertificateModel.scheme_level_id == scheme_level_id,
+                CertificateModel.issued_in_sessions.is_(True),
+                CertificateModel.active.is_(True),
+            )
             .order_by(CertificateModel.name)
         ).all()
     )

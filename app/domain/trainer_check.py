@@ -1,7 +1,8 @@
 """Why a trainer is accepted or refused for a session: the four checks of SPEC §7.
 
 1. the person exists; 2. holds the formateur role; 3. holds the required qualification
-(same dispositif, level N+1); 4. it is valid at the session end date. A failed check
+(one of the certificate models the catalogue lists for the session's dispositif-level:
+issued in a session or recorded outside Forprev); 4. it is valid at the session end date. A failed check
 stops the following ones; each line says what was found in the users' words.
 """
 
@@ -9,10 +10,20 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
+from sqlalchemy import union_all
 from sqlmodel import Session, select
 
 from app.domain.identifiers import is_forprev_number, normalize_forprev_number
-from app.models import Certificate, CertificateModel, Person, RoleGrant, Scheme, SchemeLevel
+from app.models import (
+    Certificate,
+    CertificateModel,
+    LevelQualification,
+    Person,
+    Qualification,
+    RoleGrant,
+    Scheme,
+    SchemeLevel,
+)
 from app.models.people import Role
 
 
@@ -64,26 +75,66 @@ def find_person_by_identity(
     if number:
         if not is_forprev_number(number):
             return None
-        return db.exec(select(Person).where(Person.forprev_number == number)).first()
+        found = db.exec(select(Person).where(Person.forprev_number == number)).first()
+        if found is not None and found.merged_into_id is not None:
+            # a record merged into another: its number still finds the one kept
+            return db.get(Person, found.merged_into_id)
+        return found
     if not (last_name and first_name and birth_date):
         return None
-    candidates = db.exec(select(Person).where(Person.birth_date == birth_date)).all()
+    candidates = db.exec(
+        select(Person).where(Person.birth_date == birth_date, Person.merged_into_id.is_(None))
+    ).all()
     wanted = (fold(last_name), fold(first_name))
     matches = [p for p in candidates if (fold(p.last_name), fold(p.first_name)) == wanted]
     return matches[0] if len(matches) == 1 else None
 
 
-def required_level(db: Session, level: SchemeLevel) -> SchemeLevel | None:
-    """The level a trainer must be certified at: N+1, or the top level for top sessions."""
-    levels = db.exec(
-        select(SchemeLevel)
-        .where(SchemeLevel.scheme_id == level.scheme_id)
-        .order_by(SchemeLevel.level)
-    ).all()
-    above = [lv for lv in levels if lv.level == level.level + 1]
-    if above:
-        return above[0]
-    return level if level.level == levels[-1].level and level.level >= 3 else None
+def qualifying_models(db: Session, scheme_level_id: int) -> list[CertificateModel]:
+    """The certificate models that qualify a trainer for this dispositif-level: the
+    catalogue's list (REFERENCE §2), which the administrator edits."""
+    return list(
+        db.exec(
+            select(CertificateModel)
+            .join(
+                LevelQualification,
+                LevelQualification.certificate_model_id == CertificateModel.id,
+            )
+            .where(LevelQualification.scheme_level_id == scheme_level_id)
+            .order_by(CertificateModel.name)
+        ).all()
+    )
+
+
+def held_qualification(
+    db: Session, person_id: int, model_ids: list[int]
+) -> tuple[date, str] | None:
+    """The person's qualification among these models lasting longest: a certificate issued
+    in a Forprev session or one recorded outside (Qualification), as (valid until, name)."""
+    if not model_ids:
+        return None
+    issued = (
+        select(Certificate.valid_until, CertificateModel.name)
+        .join(CertificateModel, CertificateModel.id == Certificate.certificate_model_id)
+        .where(Certificate.person_id == person_id, Certificate.certificate_model_id.in_(model_ids))
+    )
+    recorded = (
+        select(Qualification.valid_until, CertificateModel.name)
+        .join(CertificateModel, CertificateModel.id == Qualification.certificate_model_id)
+        .where(
+            Qualification.person_id == person_id,
+            Qualification.certificate_model_id.in_(model_ids),
+        )
+    )
+    both = union_all(issued, recorded).subquery()
+    row = db.exec(
+        select(both.c.valid_until, both.c.name).order_by(both.c.valid_until.desc()).limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _names(models: list[CertificateModel]) -> str:
+    return ", ".join(f"« {m.name} »" for m in models)
 
 
 def check_trainer(
@@ -134,31 +185,36 @@ def check_trainer(
 
     level = db.get(SchemeLevel, scheme_level_id)
     scheme = db.get(Scheme, level.scheme_id)
-    needed = required_level(db, level)
-    held = []
-    if needed is not None:
-        held = db.exec(
-            select(Certificate, CertificateModel)
-            .join(CertificateModel, CertificateModel.id == Certificate.certificate_model_id)
-            .where(Certificate.person_id == person.id, Certificate.scheme_level_id == needed.id)
-            .order_by(Certificate.valid_until.desc())
-        ).all()
-    needed_label = f"{scheme.code} niveau {needed.level if needed else level.level + 1}"
-    if not held:
+    session_label = f"une session {scheme.code} niveau {level.level}"
+    models = qualifying_models(db, level.id)
+    if not models:
         result.lines.append(
             CheckLine(
                 LABELS[2],
                 False,
-                f"Cette personne ne détient pas de certificat {needed_label} : elle ne peut pas "
-                f"animer une session {scheme.code} niveau {level.level}.",
+                f"Le catalogue ne dit pas encore quelle qualification permet d'animer "
+                f"{session_label} : l'administrateur doit la renseigner.",
             )
         )
         return result
-    certificate, model = held[0]
-    result.lines.append(
-        CheckLine(
-            LABELS[2], True, f"{model.name}, valable jusqu'au {certificate.valid_until:%d/%m/%Y}."
+    held = held_qualification(db, person.id, [m.id for m in models])
+    if held is None:
+        wanted = (
+            f"pas de {_names(models)}"
+            if len(models) == 1
+            else f"aucune de ces qualifications : {_names(models)}"
         )
+        result.lines.append(
+            CheckLine(
+                LABELS[2],
+                False,
+                f"Cette personne ne détient {wanted} : elle ne peut pas animer {session_label}.",
+            )
+        )
+        return result
+    valid_until, name = held
+    result.lines.append(
+        CheckLine(LABELS[2], True, f"{name}, valable jusqu'au {valid_until:%d/%m/%Y}.")
     )
     if end_date is None:
         result.lines.append(
@@ -166,12 +222,12 @@ def check_trainer(
                 LABELS[3], False, "Renseignez d'abord la date de fin de session (onglet Session)."
             )
         )
-    elif certificate.valid_until < end_date:
+    elif valid_until < end_date:
         result.lines.append(
             CheckLine(
                 LABELS[3],
                 False,
-                f"Sa qualification {needed_label} a pris fin le {certificate.valid_until:%d/%m/%Y}, "
+                f"Sa qualification « {name} » a pris fin le {valid_until:%d/%m/%Y}, "
                 f"avant la date de fin de session ({end_date:%d/%m/%Y}).",
             )
         )

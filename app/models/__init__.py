@@ -11,7 +11,13 @@ from app.models.accreditations import (  # noqa: F401
 )
 from app.models.audit import AuditEvent, StatCounter  # noqa: F401
 from app.models.cert_sessions import CertSession, SessionState, Trainee  # noqa: F401
-from app.models.certificates import Bundle, Certificate, NumberSequence  # noqa: F401
+from app.models.certificates import (  # noqa: F401
+    Bundle,
+    Certificate,
+    ImportRun,
+    NumberSequence,
+    Qualification,
+)
 from app.models.files import StoredFile, StoredFileChunk  # noqa: F401
 from app.models.help import ContactRequest, FaqEntry, Manual  # noqa: F401
 from app.models.messaging import (  # noqa: F401
@@ -28,6 +34,7 @@ from app.models.reference import (  # noqa: F401
     Department,
     DocumentRequirement,
     Fund,
+    LevelQualification,
     Scheme,
     SchemeLevel,
 )

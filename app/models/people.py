@@ -3,9 +3,11 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlmodel import Field, SQLModel, UniqueConstraint
+from sqlalchemy import event
+from sqlmodel import Field, Index, SQLModel, UniqueConstraint
 
 from app.models.base import KEEP_IDS, created_at_field, fk
+from app.text import fold
 
 
 class Role(StrEnum):
@@ -28,7 +30,17 @@ ROLE_LABELS = {
 
 
 class Person(SQLModel, table=True):
-    __table_args__ = KEEP_IDS
+    __table_args__ = (
+        # "Personnes": a search by any part of the name, e-mail or Forprev number
+        # (trigrams on PostgreSQL, pg_trgm; a plain index on SQLite)
+        Index(
+            "ix_person_search_folded",
+            "search_folded",
+            postgresql_using="gin",
+            postgresql_ops={"search_folded": "gin_trgm_ops"},
+        ),
+        KEEP_IDS,
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     forprev_number: str = Field(max_length=8, unique=True)
@@ -47,6 +59,26 @@ class Person(SQLModel, table=True):
     trainer_fund_id: int | None = fk("fund.id", nullable=True)
     last_login_at: datetime | None = None
     created_at: datetime = created_at_field()
+    # `person_search_text(…)`, written with every identity (see _fold_search below)
+    search_folded: str = ""
+    # a duplicate merged into another record: its Forprev number still finds the kept one
+    merged_into_id: int | None = fk("person.id", nullable=True, index=False)
+    deactivated_at: datetime | None = None
+
+
+def person_search_text(last_name, first_name, email, forprev_number) -> str:
+    """What "Personnes" searches in: names, e-mail and Forprev number, folded."""
+    return fold(f"{last_name or ''} {first_name or ''} {email or ''} {forprev_number or ''}")
+
+
+@event.listens_for(Person, "before_insert")
+@event.listens_for(Person, "before_update")
+def _fold_search(_mapper, _connection, person: Person) -> None:
+    """Every person the ORM writes keeps its search text; a bulk UPDATE of an identity must
+    set search_folded itself (person_search_text)."""
+    person.search_folded = person_search_text(
+        person.last_name, person.first_name, person.email, person.forprev_number
+    )
 
 
 class RoleGrant(SQLModel, table=True):

@@ -66,6 +66,25 @@ class CertificateModel(SQLModel, table=True):
     name: str = Field(max_length=200)
     validity_months: int
     active: bool = True
+    # False for a qualification INRS gives outside Forprev's sessions ("formateur de
+    # formateurs" of a dispositif without level 3): recorded by an administrator on the
+    # trainer's account, never offered as a session's "certificat à éditer"
+    issued_in_sessions: bool = True
+
+
+class LevelQualification(SQLModel, table=True):
+    """A certificate model that qualifies a trainer to run sessions of a dispositif-level
+    (REFERENCE §2: the catalogue lists them, the administrator edits them; the trainer
+    check reads them and keeps no list of its own)."""
+
+    __table_args__ = (
+        UniqueConstraint("scheme_level_id", "certificate_model_id"),
+        KEEP_IDS,
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    scheme_level_id: int = fk("schemelevel.id", index=False)
+    certificate_model_id: int = fk("certificatemodel.id")
 
 
 class DocumentRequirement(SQLModel, table=True):

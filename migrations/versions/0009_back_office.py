@@ -1,0 +1,238 @@
+"""The back office: the catalogue says which certificate models qualify a trainer for each
+dispositif-level (and which models INRS gives outside sessions); a trainer's qualification
+obtained outside Forprev is recorded; "Personnes" searches a folded copy of each identity
+(trigram index on PostgreSQL) and keeps merged and deactivated records; an import of
+existing data keeps its runs.
+
+Revision ID: 0009
+Revises: 0008
+"""
+
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+# batch rebuilds on SQLite must keep AUTOINCREMENT (0004): ids are never given twice
+KEEP_IDS = {"sqlite_autoincrement": True}
+String = sqlmodel.sql.sqltypes.AutoString
+DateTime = sqlmodel.sql.sqltypes.UTCDateTime
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("certificatemodel", schema=None, table_kwargs=KEEP_IDS) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "issued_in_sessions", sa.Boolean(), nullable=False, server_default=sa.true()
+            )
+        )
+    op.create_table(
+        "levelqualification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("scheme_level_id", sa.Integer(), nullable=False),
+        sa.Column("certificate_model_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["certificate_model_id"],
+            ["certificatemodel.id"],
+            name=op.f("fk_levelqualification_certificate_model_id_certificatemodel"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["scheme_level_id"],
+            ["schemelevel.id"],
+            name=op.f("fk_levelqualification_scheme_level_id_schemelevel"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_levelqualification")),
+        sa.UniqueConstraint(
+            "scheme_level_id",
+            "certificate_model_id",
+            name=op.f("uq_levelqualification_scheme_level_id_certificate_model_id"),
+        ),
+        sqlite_autoincrement=True,
+    )
+    op.create_index(
+        op.f("ix_levelqualification_certificate_model_id"),
+        "levelqualification",
+        ["certificate_model_id"],
+        unique=False,
+    )
+    with _foreign_keys_off():
+        with op.batch_alter_table("person", schema=None, table_kwargs=KEEP_IDS) as batch_op:
+            batch_op.add_column(
+                sa.Column("search_folded", String(), nullable=False, server_default="")
+            )
+            batch_op.add_column(sa.Column("merged_into_id", sa.Integer(), nullable=True))
+            batch_op.add_column(sa.Column("deactivated_at", DateTime(), nullable=True))
+            batch_op.create_foreign_key(
+                batch_op.f("fk_person_merged_into_id_person"),
+                "person",
+                ["merged_into_id"],
+                ["id"],
+            )
+    _fill_search_folded()
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.create_index(
+        "ix_person_search_folded",
+        "person",
+        ["search_folded"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_ops={"search_folded": "gin_trgm_ops"},
+    )
+    op.create_table(
+        "qualification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("certificate_model_id", sa.Integer(), nullable=False),
+        sa.Column("valid_from", sa.Date(), nullable=False),
+        sa.Column("valid_until", sa.Date(), nullable=False),
+        sa.Column("file_id", sa.Integer(), nullable=True),
+        sa.Column("source", String(length=10), nullable=False),
+        sa.Column("note", String(length=500), nullable=True),
+        sa.Column("recorded_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["certificate_model_id"],
+            ["certificatemodel.id"],
+            name=op.f("fk_qualification_certificate_model_id_certificatemodel"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["file_id"], ["storedfile.id"], name=op.f("fk_qualification_file_id_storedfile")
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["person.id"], name=op.f("fk_qualification_person_id_person")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"], ["person.id"], name=op.f("fk_qualification_recorded_by_id_person")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_qualification")),
+        sa.UniqueConstraint(
+            "person_id",
+            "certificate_model_id",
+            "valid_from",
+            name=op.f("uq_qualification_person_id_certificate_model_id_valid_from"),
+        ),
+        sqlite_autoincrement=True,
+    )
+    op.create_index(
+        op.f("ix_qualification_certificate_model_id"),
+        "qualification",
+        ["certificate_model_id"],
+        unique=False,
+    )
+    op.create_table(
+        "importrun",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", String(length=20), nullable=False),
+        sa.Column("dry_run", sa.Boolean(), nullable=False),
+        sa.Column("status", String(length=20), nullable=False),
+        sa.Column("file_id", sa.Integer(), nullable=False),
+        sa.Column("report_file_id", sa.Integer(), nullable=True),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("created", sa.Integer(), nullable=False),
+        sa.Column("updated", sa.Integer(), nullable=False),
+        sa.Column("unchanged", sa.Integer(), nullable=False),
+        sa.Column("refused", sa.Integer(), nullable=False),
+        sa.Column("error", String(), nullable=True),
+        sa.Column("job_id", String(length=64), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", DateTime(), nullable=False),
+        sa.Column("finished_at", DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["person.id"], name=op.f("fk_importrun_created_by_id_person")
+        ),
+        sa.ForeignKeyConstraint(
+            ["file_id"], ["storedfile.id"], name=op.f("fk_importrun_file_id_storedfile")
+        ),
+        sa.ForeignKeyConstraint(
+            ["report_file_id"],
+            ["storedfile.id"],
+            name=op.f("fk_importrun_report_file_id_storedfile"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_importrun")),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_importrun_created", "importrun", ["created_at"], unique=False)
+
+
+@contextmanager
+def _foreign_keys_off():
+    """SQLite rebuilds the person table to add a foreign key: every row pointing at a person
+    would stop the DROP while foreign keys are on (as in 0004), so they are off meanwhile
+    and checked after."""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    context = op.get_context()
+    with context.autocommit_block():
+        op.execute("PRAGMA foreign_keys=OFF")
+    yield
+    broken = bind.execute(sa.text("PRAGMA foreign_key_check")).all()
+    if broken:
+        raise RuntimeError(f"Clés étrangères rompues après la reconstruction : {broken[:5]}")
+    with context.autocommit_block():
+        op.execute("PRAGMA foreign_keys=ON")
+
+
+def _fill_search_folded() -> None:
+    """The people already there become searchable, folded as every later write folds."""
+    from app.models.people import person_search_text
+
+    conn = op.get_bind()
+    person = sa.table(
+        "person",
+        sa.column("id", sa.Integer),
+        sa.column("last_name", String),
+        sa.column("first_name", String),
+        sa.column("email", String),
+        sa.column("forprev_number", String),
+        sa.column("search_folded", String),
+    )
+    rows = conn.execute(
+        sa.select(
+            person.c.id,
+            person.c.last_name,
+            person.c.first_name,
+            person.c.email,
+            person.c.forprev_number,
+        )
+    ).all()
+    for row in rows:
+        conn.execute(
+            sa.update(person)
+            .where(person.c.id == row.id)
+            .values(
+                search_folded=person_search_text(
+                    row.last_name, row.first_name, row.email, row.forprev_number
+                )
+            )
+        )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_importrun_created", table_name="importrun")
+    op.drop_table("importrun")
+    op.drop_index(op.f("ix_qualification_certificate_model_id"), table_name="qualification")
+    op.drop_table("qualification")
+    op.drop_index("ix_person_search_folded", table_name="person")
+    with _foreign_keys_off(), op.batch_alter_table(
+        "person", schema=None, table_kwargs=KEEP_IDS
+    ) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_person_merged_into_id_person"), type_="foreignkey")
+        batch_op.drop_column("deactivated_at")
+        batch_op.drop_column("merged_into_id")
+        batch_op.drop_column("search_folded")
+    op.drop_index(
+        op.f("ix_levelqualification_certificate_model_id"), table_name="levelqualification"
+    )
+    op.drop_table("levelqualification")
+    with op.batch_alter_table("certificatemodel", schema=None, table_kwargs=KEEP_IDS) as batch_op:
+        batch_op.drop_column("issued_in_sessions")
