@@ -13,11 +13,15 @@ def register_blueprints(app) -> None:
     from app.blueprints.entity_requests.views import bp as entity_requests
     from app.blueprints.entity_users.views import bp as entity_users
     from app.blueprints.exports.views import bp as exports
+    from app.blueprints.funds.views import bp as funds
     from app.blueprints.help.views import bp as help_bp
+    from app.blueprints.imports.views import bp as imports
     from app.blueprints.instruction.views import bp as instruction
     from app.blueprints.messages.views import bp as messages
     from app.blueprints.organizations.views import bp as organizations
+    from app.blueprints.people.views import bp as people
     from app.blueprints.public.views import bp as public
+    from app.blueprints.qualifications.views import bp as qualifications
     from app.blueprints.stats.views import bp as stats
 
     for blueprint in (
@@ -34,6 +38,10 @@ def register_blueprints(app) -> None:
         cert_sessions,
         instruction,
         catalogue,
+        people,
+        qualifications,
+        funds,
+        imports,
         messages,
         public,
         stats,

@@ -92,6 +92,19 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # validate or return an entity request, accept or refuse a change: the caisse decides
     "organization.instruct": frozenset({Role.INSTRUCTEUR}),
     "catalogue.view": frozenset({Role.ADMINISTRATEUR}),
+    # the back office (SPEC §2): the catalogue, people, caisses, qualifications, import
+    "catalogue.edit": frozenset({Role.ADMINISTRATEUR}),
+    # "Personnes": every person for an administrator, the caisse's region for an
+    # instructor (person_scope); merging two records is the administrator's
+    "person.search": frozenset({Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
+    "person.manage": frozenset({Role.INSTRUCTEUR, Role.ADMINISTRATEUR}),
+    "person.merge": frozenset({Role.ADMINISTRATEUR}),
+    # a trainer's qualification obtained outside Forprev, recorded by INRS
+    "qualification.record": frozenset({Role.ADMINISTRATEUR}),
+    # "Caisses": their instructors, the departments each covers, the administrators
+    "fund.manage": frozenset({Role.ADMINISTRATEUR}),
+    # "Import" of the data that exists before the first day
+    "import.run": frozenset({Role.ADMINISTRATEUR}),
     # "Utilisateurs" and the entity's data: the gestionnaire alone (SPEC §4, §6)
     "entity_user.manage": frozenset({Role.GESTIONNAIRE}),
     "organization.edit": frozenset({Role.GESTIONNAIRE}),

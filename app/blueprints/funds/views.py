@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("funds", __name__, url_prefix="/caisses")
