@@ -78,12 +78,16 @@ def grow(engine, scale: float, org_id: int, manager_id: int, level_id: int, mode
                 """
                 INSERT INTO person (forprev_number, email, last_name, first_name, birth_date,
                     active, auth_version, notify_alerts, notify_notifications, notify_messages,
-                    created_at)
-                SELECT 'B' || chr(65 + (n / 100000) % 26) || chr(65 + (n / 10000) % 10)
-                       || lpad((n % 100000)::text, 5, '0'),
-                       'formateur' || n || '@bench.fr', 'NOM' || n, 'Prénom',
-                       date '1960-01-01' + (n % 15000), true, 1, true, true, true, now()
-                FROM generate_series(1, :n) AS n
+                    created_at, search_folded)
+                SELECT number, 'formateur' || n || '@bench.fr', 'NOM' || n, 'Prénom',
+                       date '1960-01-01' + (n % 15000), true, 1, true, true, true, now(),
+                       -- person_search_text(): folded names, e-mail and number
+                       'nom' || n || ' prenom formateur' || n || '@bench.fr ' || lower(number)
+                FROM (
+                    SELECT n, 'B' || chr(65 + (n / 100000) % 26) || chr(65 + (n / 10000) % 10)
+                              || lpad((n % 100000)::text, 5, '0') AS number
+                    FROM generate_series(1, :n) AS n
+                ) AS numbered
                 """
             ),
             {"n": trainers},

@@ -32,6 +32,7 @@ from app.models import (
     Organization,
     Person,
     Platform,
+    Qualification,
     RequestDocument,
     RoleGrant,
     Scheme,
@@ -97,7 +98,10 @@ class _Demo:
     def model(self, scheme_code: str, level: int) -> CertificateModel:
         return self.db.exec(
             select(CertificateModel)
-            .where(CertificateModel.scheme_level_id == self.level(scheme_code, level).id)
+            .where(
+                CertificateModel.scheme_level_id == self.level(scheme_code, level).id,
+                CertificateModel.issued_in_sessions.is_(True),
+            )
             .order_by(CertificateModel.id)
         ).first()
 
@@ -499,9 +503,12 @@ class _Demo:
             accreditation_id=accreditation.id,
             scheme_level_id=accreditation.scheme_level_id,
             certificate_model_id=self.db.exec(
-                select(CertificateModel.id).where(
-                    CertificateModel.scheme_level_id == accreditation.scheme_level_id
+                select(CertificateModel.id)
+                .where(
+                    CertificateModel.scheme_level_id == accreditation.scheme_level_id,
+                    CertificateModel.issued_in_sessions.is_(True),
                 )
+                .order_by(CertificateModel.id)
             ).first(),
             created_by_id=creator.id,
             trainer_id=trainer.id if trainer else None,
@@ -826,6 +833,24 @@ class _Demo:
         self.certificate(expired, "SST", 2, t - 4 * years, marose)
         self.certificate(prap, "PRAP-IBC", 2, t - 1 * years, guy)
         self.certificate(level3, "SST", 3, t - 1 * years)
+        # a qualification INRS gave outside Forprev, recorded by the administrator
+        # without a document: it counts in the trainer check of PRAP IBC level-2 sessions
+        self.db.add(
+            Qualification(
+                person_id=level3.id,
+                certificate_model_id=self.db.exec(
+                    select(CertificateModel.id).where(
+                        CertificateModel.name == "Certificat de formateur de formateurs PRAP IBC"
+                    )
+                ).one(),
+                valid_from=t - 2 * relativedelta(months=1),
+                valid_until=t - 2 * relativedelta(months=1) + 3 * years,
+                source="manuel",
+                note="Qualification délivrée par l'INRS avant Forprev.",
+                recorded_by_id=self.admin.id,
+            )
+        )
+        self.db.flush()
 
         # certification sessions in every state
         people = [
