@@ -38,6 +38,7 @@ from app.domain import accounts, throttle
 from app.domain.access import grants_of, require
 from app.domain.errors import DomainError
 from app.domain.passwords import password_rules as rules_of
+from app.domain.qualifications import qualification_of, qualifications_of, stored_file
 from app.extensions import get_db
 from app.models import (
     Certificate,
@@ -398,7 +399,8 @@ def my_certificates():
         )
         .all()
     )
-    return render_template("account/certificates.html", rows=rows)
+    qualifications = qualifications_of(get_db(), current_user.person_id, valid_on=today())
+    return render_template("account/certificates.html", rows=rows, qualifications=qualifications)
 
 
 @bp.get("/mes-certificats/<int:certificate_id>.pdf")
@@ -417,4 +419,19 @@ def my_certificate_pdf(certificate_id: int):
     stored = db.get(StoredFile, certificate.file_id)
     return send_stored_file(
         stored.id, name=stored.name, content_type="application/pdf", size=stored.size
+    )
+
+
+@bp.get("/mes-certificats/qualifications/<int:qualification_id>.pdf")
+@login_required
+@require("certificate.mine")
+def my_qualification_pdf(qualification_id: int):
+    """The document of a qualification INRS recorded for the trainer, while it is valid."""
+    db = get_db()
+    qualification = qualification_of(db, current_user.person_id, qualification_id)
+    stored = stored_file(db, qualification) if qualification else None
+    if stored is None or qualification.valid_until < today():
+        abort(404)
+    return send_stored_file(
+        stored.id, name=stored.name, content_type=stored.content_type, size=stored.size
     )
