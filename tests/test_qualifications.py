@@ -418,6 +418,10 @@ def test_my_certificates_shows_the_qualification_with_or_without_a_file(
         f"Qualification enregistrée par l'INRS le {to_paris(recorded_on):%d/%m/%Y}, sans "
         "document : elle compte pour la vérification des formateurs." in page
     )
+    # the dashboard's "certificats de formateur" count them too, expired ones aside
+    board = _text(client.get("/"))
+    assert CATEC_FF in board and "Certificat de formateur de formateurs ALM" in board
+    assert "échafaudage" not in board
     link = f"/mes-certificats/qualifications/{with_file.id}.pdf"
     assert link in page
     download = client.get(link)

@@ -2,7 +2,9 @@
 A fixed, small number of queries per role, whatever the data size."""
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
@@ -12,6 +14,7 @@ from app.domain import organization_instruction as instruction
 from app.domain.access import ActiveRole, accreditation_scope, cert_session_scope
 from app.domain.accreditation_status import status_on, suspensions_by_accreditation
 from app.domain.organization_instruction import OPEN_PHASES, Kind
+from app.domain.qualifications import qualifications_of
 from app.models import (
     Accreditation,
     AccreditationRequest,
@@ -193,8 +196,16 @@ def _sessions(db: Session, role: ActiveRole, state: SessionState) -> list:
     ).all()
 
 
+class _Recorded(NamedTuple):
+    """A qualification recorded outside Forprev, shown in a certificate's columns."""
+
+    session_end_date: date
+    valid_until: date
+
+
 def _trainer_certificates(db: Session, role: ActiveRole) -> list:
-    return db.exec(
+    """The trainer's valid certificates, issued in sessions or recorded by INRS."""
+    issued = db.exec(
         select(Certificate, CertificateModel.name, Scheme.code, SchemeLevel.level)
         .join(CertificateModel, CertificateModel.id == Certificate.certificate_model_id)
         .join(SchemeLevel, SchemeLevel.id == Certificate.scheme_level_id)
@@ -202,6 +213,11 @@ def _trainer_certificates(db: Session, role: ActiveRole) -> list:
         .where(Certificate.person_id == role.person_id, Certificate.valid_until >= today())
         .order_by(Certificate.valid_until.desc())
     ).all()
+    recorded = [
+        (_Recorded(q.valid_from, q.valid_until), q.model_name, q.scheme_code, q.level)
+        for q in qualifications_of(db, role.person_id, valid_on=today())
+    ]
+    return sorted([*issued, *recorded], key=lambda row: row[0].valid_until, reverse=True)
 
 
 @cache

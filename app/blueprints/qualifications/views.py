@@ -46,8 +46,13 @@ def _form(formdata=None) -> QualificationForm:
     groups: dict[str, list[tuple[str, str]]] = {}
     for choice in rules.model_choices(get_db()):
         label = f"{choice.name} ({choice.validity_months} mois)"
+        if not choice.issued_in_sessions:
+            label = (
+                f"{choice.name} (délivré par l'INRS hors session, {choice.validity_months} mois)"
+            )
         groups.setdefault(choice.group, []).append((str(choice.id), label))
-    form.certificate_model_id.choices = {"": [("", "— Choisissez un certificat —")], **groups}
+    # the group None: the prompt, outside every dispositif
+    form.certificate_model_id.choices = {None: [("", "— Choisissez un certificat —")], **groups}
     return form
 
 
