@@ -20,6 +20,7 @@ from app.models import (
     Department,
     Fund,
     Organization,
+    Person,
     RoleGrant,
     StatCounter,
 )
@@ -270,4 +271,27 @@ def statistics_scope(role: ActiveRole):
         )
     if role.role == Role.GESTIONNAIRE and role.organization_id is not None:
         return StatCounter.organization_id == role.organization_id
+    return false()
+
+
+def person_scope(role: ActiveRole):
+    """The people the active role finds under "Personnes": everyone for an administrator;
+    for an instructor the caisse's region — people holding a role in one of its entities or
+    in the caisse itself, and the trainers it follows (Person.trainer_fund_id)."""
+    if role.role == Role.ADMINISTRATEUR:
+        return true()
+    if role.role == Role.INSTRUCTEUR and role.fund_id is not None:
+        in_entities = (
+            select(RoleGrant.person_id)
+            .join(Organization, Organization.id == RoleGrant.organization_id)
+            .where(Organization.fund_id == role.fund_id, RoleGrant.active.is_(True))
+        )
+        in_fund = select(RoleGrant.person_id).where(
+            RoleGrant.fund_id == role.fund_id, RoleGrant.active.is_(True)
+        )
+        return or_(
+            Person.trainer_fund_id == role.fund_id,
+            Person.id.in_(in_entities),
+            Person.id.in_(in_fund),
+        )
     return false()

@@ -1,5 +1,6 @@
 """Finding a person by e-mail or Forprev number and checking the password."""
 
+from flask import flash
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -9,6 +10,8 @@ from app.domain.passwords import verify_password
 from app.models import Person
 
 LOGIN_FAILED = "Identifiant ou mot de passe incorrect."
+# said only to whoever gave the right password: it tells nothing to someone guessing
+DEACTIVATED = "Ce compte a été désactivé. Contactez l'assistance."
 
 
 def login_key(identifier: str) -> str:
@@ -31,6 +34,9 @@ def authenticate(db: Session, identifier: str, password: str) -> Person | None:
     """The person if the password matches, else None (the same answer either way)."""
     person = find_person(db, identifier)
     ok = verify_password(person.password_hash if person else None, password)
+    if ok and person is not None and person.deactivated_at is not None:
+        flash(DEACTIVATED, "error")
+        return None
     if not ok or person is None or not person.active:
         return None
     person.last_login_at = utcnow()

@@ -1,0 +1,581 @@
+""" "Personnes": search by each key (accents and case ignored), the instructor's region,
+the person's page, identity correction (audited, mailed, 409 on a stale form),
+deactivation (login refused with its message, login sessions ended) and merge (everything
+moves, refusals with their message, nothing written by a refused merge)."""
+
+import html as html_lib
+import re
+from datetime import date
+
+import pytest
+import redis
+from sqlalchemy import event, func
+from sqlmodel import select
+
+from app.domain import people_admin as people
+from app.domain.trainer_check import find_person_by_identity
+from app.models import (
+    AuditEvent,
+    Certificate,
+    CertificateModel,
+    CertSession,
+    Notification,
+    OutboxEmail,
+    Person,
+    Qualification,
+    RoleGrant,
+)
+from app.models.people import Role
+from tests import factories
+from tests.conftest import csrf_token
+
+COOKIE = "forprev_session"
+
+
+@pytest.fixture
+def w(db):
+    """An administrator, the Alsace-Moselle caisse's instructor, and people inside and
+    outside its region."""
+
+    class World:
+        pass
+
+    w = World()
+    alsace, cramif = factories.fund(db, "ALSACE-MOSELLE"), factories.fund(db, "CRAMIF")
+    w.admin = factories.person(db, first_name="Anne", last_name="ADMIN")
+    w.admin_grant = factories.grant(db, w.admin, Role.ADMINISTRATEUR)
+    w.instructor = factories.person(db, first_name="Iris", last_name="INSTRUCTRICE")
+    factories.grant(db, w.instructor, Role.INSTRUCTEUR, fund_=alsace)
+    w.org = factories.organization(db, name="FORMA EST")  # Alsace-Moselle
+    w.paris_org = factories.organization(
+        db, name="FORMA PARIS", postal_code="75001", fund_code="CRAMIF"
+    )
+    w.helene = factories.person(
+        db,
+        first_name="Hélène",
+        last_name="LEFÈVRE",
+        email="helene.lefevre@exemple.fr",
+        forprev_number="JKA37899",
+        birth_date=date(1980, 3, 12),
+    )
+    factories.grant(db, w.helene, Role.GESTIONNAIRE, organization=w.org)
+    w.paul = factories.person(
+        db, first_name="Paul", last_name="MARTIN", birth_date=date(1980, 3, 12)
+    )
+    factories.grant(db, w.paul, Role.GESTIONNAIRE, organization=w.paris_org)
+    w.trainer = factories.person(
+        db, first_name="Tom", last_name="FORMATEUR", trainer_fund_id=alsace.id
+    )
+    factories.grant(db, w.trainer, Role.FORMATEUR)
+    w.alsace, w.cramif = alsace, cramif
+    db.commit()
+    return w
+
+
+def _text(response) -> str:
+    return html_lib.unescape(response.get_data(as_text=True))
+
+
+def _results(client, query: str) -> str:
+    response = client.get("/personnes/", query_string={"q": query})
+    assert response.status_code == 200
+    return _text(response)
+
+
+def _listed(page: str) -> set[str]:
+    """The people a results table shows, by Forprev number."""
+    return set(re.findall(r'<td class="nowrap">([A-Z]{3}\d{5})</td>', page))
+
+
+# --- search -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["lefevre", "LEFÈVRE", "Lefèvre hélène", "helene", "JKA378", "jka37899", "lefevre@exemple"],
+)
+def test_a_person_is_found_by_any_part_of_each_key(w, login_as, query):
+    found = _listed(_results(login_as(w.admin), query))
+    assert found == {"JKA37899"}
+
+
+def test_a_birth_date_finds_everyone_born_that_day(w, login_as):
+    client = login_as(w.admin)
+    found = _listed(_results(client, "12/03/1980"))
+    assert found == {"JKA37899", w.paul.forprev_number}
+    # with a name too, both must match
+    assert _listed(_results(client, "martin 12/03/1980")) == {w.paul.forprev_number}
+    # no one born the day before
+    assert _listed(_results(client, "11/03/1980")) == set()
+
+
+def test_the_list_shows_each_person_s_roles_and_is_ordered_by_name(w, login_as):
+    page = _results(login_as(w.admin), "")
+    assert "Gestionnaire — FORMA EST" in page
+    assert "Instructeur — " in page
+    names = re.findall(r'person_id=|/personnes/\d+">([^<]+)</a>', page)
+    names = [n for n in names if n]
+    assert names == sorted(names)
+    assert names[0].startswith("ADMIN") and "LEFÈVRE Hélène" in names
+
+
+def test_live_search_answers_the_results_alone(w, login_as):
+    client = login_as(w.admin)
+    response = client.get("/personnes/?q=lefevre", headers={"HX-Request": "true"})
+    body = _text(response)
+    assert response.status_code == 200 and "<html" not in body
+    assert _listed(body) == {"JKA37899"}
+    assert "HX-Request" in response.headers["Vary"]
+    # the full page carries the live search wired to the same address
+    page = _text(client.get("/personnes/?q=lefevre"))
+    assert 'data-hx-get="/personnes/"' in page and 'data-hx-push-url="true"' in page
+    assert 'value="lefevre"' in page
+
+
+def test_a_page_of_the_list_costs_the_same_whatever_its_length(app, db, w, login_as):
+    client = login_as(w.admin)
+
+    def statements() -> int:
+        engine = app.extensions["forprev_engine"]
+        seen = []
+
+        def count(*_args):
+            seen.append(1)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get("/personnes/?q=dupont").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    for _n in range(2):
+        factories.grant(
+            db, factories.person(db, last_name="DUPONT"), Role.GESTIONNAIRE, organization=w.org
+        )
+    db.commit()
+    few = statements()
+    for _n in range(8):
+        extra = factories.person(db, last_name="DUPONT")
+        factories.grant(db, extra, Role.GESTIONNAIRE, organization=w.org)
+        factories.grant(db, extra, Role.FORMATEUR)
+    db.commit()
+    assert statements() == few
+
+
+def test_an_instructor_sees_only_the_caisse_s_region(w, login_as, auth):
+    client = login_as(w.instructor)
+    everyone = _listed(_results(client, ""))
+    assert "JKA37899" in everyone  # gestionnaire of an entity of the caisse
+    assert w.trainer.forprev_number in everyone  # a trainer the caisse follows
+    assert w.instructor.forprev_number in everyone  # the caisse's own instructor
+    assert w.paul.forprev_number not in everyone  # an entity of another caisse
+    assert w.admin.forprev_number not in everyone
+    assert _listed(_results(client, "martin")) == set()
+    assert client.get(f"/personnes/{w.paul.id}").status_code == 404
+    assert (
+        client.post(
+            f"/personnes/{w.paul.id}/desactivation", data={"csrf_token": csrf_token(client, "/")}
+        ).status_code
+        == 404
+    )
+    page = client.get(f"/personnes/{w.helene.id}")
+    assert page.status_code == 200 and "Gestionnaire — FORMA EST" in _text(page)
+    # the administrator sees Paul
+    auth.logout()
+    assert w.paul.forprev_number in _listed(_results(login_as(w.admin), "martin"))
+
+
+def test_who_may_reach_personnes(w, login_as, auth):
+    assert login_as(w.helene).get("/personnes/").status_code == 403
+    auth.logout()
+    instructor = login_as(w.instructor)
+    assert instructor.get(f"/personnes/{w.helene.id}/fusion").status_code == 403
+
+
+# --- the person's page --------------------------------------------------------------------
+
+
+def test_the_page_lists_certificates_qualifications_and_sessions(db, w, login_as):
+    cert = factories.trainer_certificate(db, w.trainer, scheme_code="SST", level=2)
+    model = db.get(CertificateModel, cert.certificate_model_id)
+    db.add(
+        Qualification(
+            person_id=w.trainer.id,
+            certificate_model_id=model.id,
+            valid_from=date(2020, 1, 1),
+            valid_until=date(2030, 1, 1),
+            source="import",
+        )
+    )
+    acc = factories.accreditation(db, w.org)
+    factories.closed_session(
+        db, org=w.org, acc=acc, trainer=w.trainer, creator=w.helene, trainees=[]
+    )
+    db.commit()
+    page = _text(login_as(w.admin).get(f"/personnes/{w.trainer.id}"))
+    assert cert.number in page and model.name in page
+    assert "du 01/01/2020 au 01/01/2030" in page and "Reprise des données" in page
+    assert "Aucun fichier" in page
+    assert "FORMA EST" in page and "Clôturée" in page
+    assert "Formateur" in page
+    assert w.trainer.forprev_number in page and w.trainer.email in page
+
+
+def test_the_add_qualification_link_follows_the_endpoint(app, w, login_as):
+    page = _text(login_as(w.admin).get(f"/personnes/{w.trainer.id}"))
+    expected = "qualifications.new" in app.view_functions
+    assert ("Ajouter une qualification" in page) is expected
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+def _identity(client, person_id, *, seen=("LEFÈVRE", "Hélène", "1980-03-12"), **values):
+    data = {
+        "csrf_token": csrf_token(client, f"/personnes/{person_id}"),
+        "last_name": "Lefebvre",
+        "first_name": "Hélène",
+        "birth_date": "13/03/1980",
+        "was_last_name": seen[0],
+        "was_first_name": seen[1],
+        "was_birth_date": seen[2],
+    }
+    data.update(values)
+    return client.post(f"/personnes/{person_id}/identite", data=data)
+
+
+def test_an_identity_correction_is_audited_and_mailed(db, w, login_as):
+    client = login_as(w.instructor)
+    page = _text(client.get(f"/personnes/{w.helene.id}"))
+    assert 'name="was_last_name" type="hidden" value="LEFÈVRE"' in page
+    response = _identity(client, w.helene.id)
+    assert response.status_code == 302
+    db.refresh(w.helene)
+    assert (w.helene.last_name, w.helene.birth_date) == ("LEFEBVRE", date(1980, 3, 13))
+    # searched by the new name at once
+    assert _listed(_results(client, "lefebvre")) == {"JKA37899"}
+    event_ = db.exec(
+        select(AuditEvent).where(AuditEvent.action == "person.identity_corrected")
+    ).one()
+    assert event_.object_id == w.helene.id and event_.actor_id == w.instructor.id
+    assert event_.data["avant"]["nom"] == "LEFÈVRE" and event_.data["après"]["nom"] == "LEFEBVRE"
+    assert event_.data["après"]["date_de_naissance"] == "1980-03-13"
+    mail = db.exec(select(OutboxEmail).where(OutboxEmail.person_id == w.helene.id)).one()
+    assert mail.to_address == "helene.lefevre@exemple.fr"
+    assert mail.subject == "Forprev : votre identité a été corrigée"
+    assert "nom : LEFÈVRE → LEFEBVRE" in mail.text_body
+    assert "date de naissance : 12/03/1980 → 13/03/1980" in mail.text_body
+    assert "LEFEBVRE" in mail.html_body
+
+
+def test_a_stale_identity_form_is_a_conflict_and_changes_nothing(db, w, login_as):
+    client = login_as(w.admin)
+    response = _identity(client, w.helene.id, seen=("LEFEVRE", "Hélène", "1980-03-12"))
+    assert response.status_code == 409
+    assert "Quelqu'un a modifié l'identité de cette personne" in _text(response)
+    # the form shown again carries the identity as it is now
+    assert 'name="was_last_name" type="hidden" value="LEFÈVRE"' in _text(response)
+    db.refresh(w.helene)
+    assert w.helene.last_name == "LEFÈVRE" and w.helene.birth_date == date(1980, 3, 12)
+    assert db.exec(select(func.count()).select_from(OutboxEmail)).one() == 0
+    assert (
+        db.exec(select(func.count()).where(AuditEvent.action == "person.identity_corrected")).one()
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"birth_date": "31/02/1980"}, "birth_date", "Saisissez une date valide"),
+        (
+            {"birth_date": "01/01/2090"},
+            "birth_date",
+            "La date de naissance doit être dans le passé.",
+        ),
+        ({"last_name": ""}, "last_name", "Saisissez le nom."),
+        ({"first_name": "Jean2"}, "first_name", "Le prénom ne peut contenir que des lettres"),
+    ],
+)
+def test_a_bad_identity_is_refused_next_to_its_field(db, w, login_as, values, field, message):
+    response = _identity(login_as(w.admin), w.helene.id, **values)
+    assert response.status_code == 422
+    page = _text(response)
+    assert re.search(f'id="{field}-erreur" role="alert">{re.escape(message)}', page)
+    assert 'value="Lefebvre"' in page or field == "last_name"  # what was typed is kept
+    db.refresh(w.helene)
+    assert w.helene.last_name == "LEFÈVRE"
+    assert db.exec(select(func.count()).select_from(OutboxEmail)).one() == 0
+
+
+# --- deactivation ---------------------------------------------------------------------------
+
+
+def _logged_in(app, person):
+    client = app.test_client()
+    answer = client.post(
+        "/connexion",
+        data={
+            "identifier": person.email,
+            "password": factories.PASSWORD,
+            "csrf_token": csrf_token(client),
+        },
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return client
+
+
+def _login_page(app, identifier, password=factories.PASSWORD) -> tuple[int, str]:
+    client = app.test_client()
+    answer = client.post(
+        "/connexion",
+        data={"identifier": identifier, "password": password, "csrf_token": csrf_token(client)},
+    )
+    return answer.status_code, _text(answer)
+
+
+def test_a_deactivated_account_cannot_log_in_and_its_sessions_end(app, db, w, login_as):
+    cert = factories.trainer_certificate(db, w.helene)
+    db.commit()
+    helene = _logged_in(app, w.helene)
+    assert helene.get("/mon-compte").status_code == 200
+    logins = redis.Redis.from_url(app.config["REDIS_URL"])
+    assert logins.zcard(f"forprev:logins:{w.helene.id}") == 1
+
+    admin = login_as(w.admin)
+    response = admin.post(
+        f"/personnes/{w.helene.id}/desactivation",
+        data={"csrf_token": csrf_token(admin, f"/personnes/{w.helene.id}")},
+    )
+    assert response.status_code == 302
+    db.refresh(w.helene)
+    assert w.helene.active is False and w.helene.deactivated_at is not None
+    assert logins.zcard(f"forprev:logins:{w.helene.id}") == 0
+    assert helene.get("/mon-compte").location.startswith("/connexion")
+    # refused with its message through the login form, by e-mail or Forprev number
+    for identifier in (w.helene.email, "JKA37899"):
+        status, page = _login_page(app, identifier)
+        assert status == 422 and "Ce compte a été désactivé. Contactez l'assistance." in page
+    # a wrong password learns nothing
+    status, page = _login_page(app, w.helene.email, "Mauvais-mdp-1")
+    assert "désactivé" not in page and "Identifiant ou mot de passe incorrect." in page
+    # nothing of hers is deleted
+    assert db.get(Certificate, cert.id).person_id == w.helene.id
+    assert db.exec(select(RoleGrant).where(RoleGrant.person_id == w.helene.id)).one().active
+    assert _text(admin.get(f"/personnes/{w.helene.id}")).count("Désactivé") >= 1
+    audit = db.exec(select(AuditEvent).where(AuditEvent.action == "person.deactivated")).one()
+    assert audit.object_id == w.helene.id and audit.actor_id == w.admin.id
+
+    # reactivated, she logs in again
+    response = admin.post(
+        f"/personnes/{w.helene.id}/reactivation",
+        data={"csrf_token": csrf_token(admin, f"/personnes/{w.helene.id}")},
+    )
+    assert response.status_code == 302
+    assert _logged_in(app, w.helene).get("/mon-compte").status_code == 200
+
+
+def test_no_one_deactivates_their_own_account(db, w, login_as):
+    admin = login_as(w.admin)
+    response = admin.post(
+        f"/personnes/{w.admin.id}/desactivation",
+        data={"csrf_token": csrf_token(admin, f"/personnes/{w.admin.id}")},
+    )
+    assert response.status_code == 422
+    assert "Vous ne pouvez pas désactiver votre propre compte." in _text(response)
+    db.refresh(w.admin)
+    assert w.admin.active and w.admin.deactivated_at is None
+
+
+# --- merge ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dup(db, w):
+    """A second record of Hélène: two certificates, a qualification, a session run, roles,
+    a task."""
+    d = factories.person(
+        db,
+        first_name="Helene",
+        last_name="LEFEVRE",
+        email="h.lefevre@ailleurs.fr",
+        forprev_number="DUP00001",
+        birth_date=date(1980, 3, 12),
+    )
+    factories.grant(db, d, Role.FORMATEUR)
+    other_org = factories.organization(db, name="AUTRE ENTITÉ")
+    factories.grant(db, d, Role.GESTIONNAIRE, organization=other_org)
+    c1 = factories.trainer_certificate(db, d, scheme_code="SST", level=2)
+    factories.trainer_certificate(db, d, scheme_code="PRAP-IBC", level=2)
+    db.add(
+        Qualification(
+            person_id=d.id,
+            certificate_model_id=c1.certificate_model_id,
+            valid_from=date(2019, 1, 1),
+            valid_until=date(2029, 1, 1),
+        )
+    )
+    acc = factories.accreditation(db, w.org)
+    factories.closed_session(db, org=w.org, acc=acc, trainer=d, creator=w.helene, trainees=[])
+    db.add(Notification(person_id=d.id, kind="test", title="Une tâche", link="/"))
+    factories.trainer_certificate(db, w.helene)
+    db.commit()
+    return d
+
+
+def _counts(db, person_id):
+    return {
+        "certificates": db.exec(
+            select(func.count()).where(Certificate.person_id == person_id)
+        ).one(),
+        "grants": db.exec(select(func.count()).where(RoleGrant.person_id == person_id)).one(),
+        "qualifications": db.exec(
+            select(func.count()).where(Qualification.person_id == person_id)
+        ).one(),
+        "sessions": db.exec(select(func.count()).where(CertSession.trainer_id == person_id)).one(),
+        "tasks": db.exec(select(func.count()).where(Notification.person_id == person_id)).one(),
+    }
+
+
+def _confirm(client, kept_id, number, **choices):
+    data = {
+        "csrf_token": csrf_token(client, f"/personnes/{kept_id}/fusion"),
+        "duplicate_number": number,
+        **choices,
+    }
+    return client.post(f"/personnes/{kept_id}/fusion", data=data)
+
+
+def test_a_merge_moves_everything_to_the_kept_person(app, db, w, dup, login_as):
+    kept_before, dup_before = _counts(db, w.helene.id), _counts(db, dup.id)
+    old_email, old_version = dup.email, dup.auth_version
+    client = login_as(w.admin)
+    preview = client.get(f"/personnes/{w.helene.id}/fusion", query_string={"doublon": "dup00001"})
+    assert preview.status_code == 200
+    text = _text(preview)
+    assert "Certificats délivrés : 2" in text
+    assert "Qualifications enregistrées : 1" in text
+    assert "Sessions animées comme formateur : 1" in text
+    assert "Rôle : Gestionnaire — AUTRE ENTITÉ" in text and "Rôle : Formateur" in text
+    assert "h.lefevre@ailleurs.fr (libérée par la fusion)" in text
+    # the preview changed nothing
+    assert _counts(db, dup.id) == dup_before
+
+    response = _confirm(client, w.helene.id, "DUP00001")
+    assert response.status_code == 302
+    db.expire_all()
+    after = _counts(db, w.helene.id)
+    for key in kept_before:
+        assert after[key] == kept_before[key] + dup_before[key], key
+    assert _counts(db, dup.id) == {k: 0 for k in dup_before}
+    roles = {
+        (g.role, g.organization_id)
+        for g in db.exec(select(RoleGrant).where(RoleGrant.person_id == w.helene.id))
+    }
+    assert (Role.FORMATEUR, None) in roles and (Role.GESTIONNAIRE, w.org.id) in roles
+    merged = db.get(Person, dup.id)
+    assert merged.merged_into_id == w.helene.id and merged.active is False
+    assert merged.deactivated_at is not None and merged.auth_version == old_version + 1
+    assert (
+        merged.email == f"fusion-{dup.id}@invalid.forprev" and merged.forprev_number == "DUP00001"
+    )
+    # the old address is free again
+    assert db.exec(select(Person).where(Person.email == old_email)).first() is None
+    actions = {
+        (e.action, e.object_id)
+        for e in db.exec(select(AuditEvent).where(AuditEvent.action.startswith("person.merge")))
+    }
+    assert actions == {("person.merged", w.helene.id), ("person.merged_into", dup.id)}
+
+    # the duplicate's number finds the kept person, in the search and the trainer check
+    assert _listed(_results(client, "DUP00001")) == {"JKA37899"}
+    assert _listed(_results(client, "lefevre")) == {"JKA37899"}
+    assert find_person_by_identity(db, forprev_number="DUP00001").id == w.helene.id
+    # the merged record's page says where it went
+    page = _text(client.get(f"/personnes/{dup.id}"))
+    assert "Cette fiche a été fusionnée dans celle de" in page and "Désactiver" not in page
+    # its old login is refused with the message
+    status, text = _login_page(app, "DUP00001")
+    assert "Ce compte a été désactivé." in text
+
+
+def test_the_same_role_in_the_same_entity_needs_a_choice(db, w, dup, login_as):
+    """Both are gestionnaire of FORMA EST: refused until the form says which grant stays;
+    the refused merge writes nothing."""
+    dup_grant = factories.grant(db, dup, Role.GESTIONNAIRE, organization=w.org)
+    kept_grant = db.exec(
+        select(RoleGrant).where(
+            RoleGrant.person_id == w.helene.id, RoleGrant.organization_id == w.org.id
+        )
+    ).one()
+    db.add(
+        Notification(person_id=dup.id, role_grant_id=dup_grant.id, kind="t", title="T", link="/")
+    )
+    db.commit()
+    kept_grant_id, dup_grant_id = kept_grant.id, dup_grant.id
+    kept_before, dup_before = _counts(db, w.helene.id), _counts(db, dup.id)
+    audits = db.exec(select(func.count()).select_from(AuditEvent)).one()
+    client = login_as(w.admin)
+
+    preview = _text(client.get(f"/personnes/{w.helene.id}/fusion?doublon=DUP00001"))
+    assert f'name="role_{dup_grant.id}"' in preview
+    assert "Les deux fiches ont le rôle « Gestionnaire — FORMA EST » : lequel garder ?" in preview
+
+    refused = _confirm(client, w.helene.id, "DUP00001")
+    assert refused.status_code == 422
+    assert re.search(
+        f'id="role_{dup_grant.id}-erreur" role="alert">Les deux fiches ont le rôle '
+        "« Gestionnaire — FORMA EST » : choisissez celui à garder.",
+        _text(refused),
+    )
+    db.expire_all()
+    assert _counts(db, w.helene.id) == kept_before and _counts(db, dup.id) == dup_before
+    assert db.get(Person, dup.id).merged_into_id is None
+    assert db.exec(select(func.count()).select_from(AuditEvent)).one() == audits
+
+    # the duplicate's grant is kept: the kept person's goes, its tasks follow
+    done = _confirm(client, w.helene.id, "DUP00001", **{f"role_{dup_grant.id}": "doublon"})
+    assert done.status_code == 302
+    db.expire_all()
+    assert db.get(RoleGrant, kept_grant_id) is None
+    assert db.get(RoleGrant, dup_grant_id).person_id == w.helene.id
+    assert _counts(db, w.helene.id)["grants"] == kept_before["grants"] + dup_before["grants"] - 1
+    assert (
+        db.exec(select(func.count()).where(Notification.role_grant_id == dup_grant_id)).one() == 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("JKA37899", "une fiche ne se fusionne pas avec elle-même"),
+        ("XYZ99999", "Aucune personne ne porte ce numéro Forprev."),
+        ("12345", "Saisissez le numéro Forprev du doublon : 3 lettres et 5 chiffres"),
+        ("MERGED01", "déjà été fusionné"),
+    ],
+)
+def test_a_merge_is_refused_with_its_message(db, w, dup, login_as, number, message):
+    if number == "MERGED01":
+        merged = factories.person(db, forprev_number="MRG00001")
+        merged.merged_into_id = w.paul.id
+        db.add(merged)
+        db.commit()
+        number = "MRG00001"
+    client = login_as(w.admin)
+    preview = client.get(f"/personnes/{w.helene.id}/fusion", query_string={"doublon": number})
+    assert preview.status_code == 422
+    assert re.search(f'id="doublon-erreur" role="alert">[^<]*{re.escape(message)}', _text(preview))
+    before = _counts(db, w.helene.id)
+    confirmed = _confirm(client, w.helene.id, number)
+    assert confirmed.status_code == 422 and message in _text(confirmed)
+    db.expire_all()
+    assert _counts(db, w.helene.id) == before
+    assert db.exec(select(func.count()).where(AuditEvent.action == "person.merged")).one() == 0
+
+
+def test_every_column_pointing_at_a_person_is_merged_or_kept_on_purpose():
+    """A new table pointing at a person is merged under a name the preview can say."""
+    for table, column in people.person_links():
+        key = (table.name, column.name)
+        assert key in people.MOVED_LABELS or key in people.STAYS, key
