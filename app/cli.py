@@ -1,5 +1,5 @@
 """Operator commands: `flask db upgrade`, `flask seed reference|demo`, `flask worker`,
-`flask scheduler`, `flask mailcatcher`.
+`flask scheduler`, `flask mailcatcher`, `flask import`.
 
 A command that cannot run (a setting missing, the database or Redis out of reach) says
 why in one French line and exits with status 1, never with a traceback.
@@ -222,6 +222,88 @@ def mailcatcher(port):
     )
 
 
+IMPORT_KINDS = ("entites", "personnes", "roles", "habilitations", "certificats")
+
+
+@click.command("import", cls=Command)
+@click.argument("kind", type=click.Choice(IMPORT_KINDS))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--dry-run", "--essai", "dry_run", is_flag=True, help="Essai : rien n'est enregistré."
+)
+@click.option(
+    "--refus",
+    "refusals_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Écrire les lignes refusées (avec leur motif) dans ce fichier CSV.",
+)
+def import_file(kind, path, dry_run, refusals_path):
+    """Import a CSV file of existing data (the "Import" screen's rules, one transaction).
+    Exit status 0: every line accepted; 2: lines refused; 1: the file refused or failed."""
+    from app.domain.errors import DomainError
+    from app.domain.importing import runner
+    from app.domain.importing.csvfile import HEAD_BYTES
+    from app.domain.storage import CHUNK_SIZE, get_storage
+
+    with _session() as db:
+        with path.open("rb") as source:
+            try:
+                runner.check_file_head(kind, source.read(HEAD_BYTES))
+            except DomainError as exc:
+                raise CommandError(f"{path.name} refusé : {exc.message}") from None
+            source.seek(0)
+            stored = runner.store_import_file(
+                db, path.name, iter(lambda: source.read(CHUNK_SIZE), b"")
+            )
+        run = runner.create_run(db, kind=kind, file_id=stored.id, dry_run=dry_run, actor_id=None)
+        db.commit()
+        bar = _ImportBar("Essai" if dry_run else "Import")
+        try:
+            run = runner.run_import(db, run.id, progress=bar)
+        except runner.ImportFailed as exc:
+            raise CommandError(exc.message) from None
+        finally:
+            bar.close()
+        if run.status != runner.FINISHED:
+            raise CommandError(run.error or "l'import n'a pas abouti.")
+        verb = "seraient" if dry_run else "ont été"
+        click.echo(
+            f"{'Essai' if dry_run else 'Import'} n° {run.id} ({kind}) : {run.done} lignes lues, "
+            f"{run.created} {verb} créées, {run.updated} {verb} modifiées, "
+            f"{run.unchanged} inchangées, {run.refused} refusées."
+        )
+        if not run.refused:
+            return
+        for refusal in runner.refused_lines(db, run, limit=20):
+            click.echo(f"  ligne {refusal['line']} : {refusal['reason']}", err=True)
+        if run.refused > 20:
+            click.echo(f"  … et {run.refused - 20} autres lignes refusées.", err=True)
+        if refusals_path is not None:
+            with refusals_path.open("wb") as out:
+                for chunk in get_storage().iter_chunks(db, run.report_file_id):
+                    out.write(chunk)
+            click.echo(f"Lignes refusées écrites dans {refusals_path}.", err=True)
+        click.get_current_context().exit(2)
+
+
+class _ImportBar:
+    """click's progress bar, drawn once the run knows how many lines the file has."""
+
+    def __init__(self, label: str):
+        self.label, self.bar = label, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=max(total, 1), label=self.label)
+            self.bar.__enter__()
+        self.bar.length = max(self.bar.length, total, 1)
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
 def register_cli(app) -> None:
     for command in (
         db_cli,
@@ -232,5 +314,6 @@ def register_cli(app) -> None:
         worker,
         scheduler,
         mailcatcher,
+        import_file,
     ):
         app.cli.add_command(command)
