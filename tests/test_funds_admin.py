@@ -128,6 +128,7 @@ def test_a_new_instructor_gets_an_account_and_the_72_hour_link(client, login_as,
     page = _text(client.get(f"/caisses/{fund.id}"))
     assert "BRUN Luc" in page and "luc@carsat.fr" in page and "Actif" in page
     assert "57, 67, 68" in page
+    assert client.get("/caisses/999999").status_code == 404
 
     response = _post(
         client,
