@@ -13,6 +13,7 @@ from sqlalchemy import event, func
 from sqlmodel import select
 
 from app.domain import people_admin as people
+from app.domain.access import grants_of
 from app.domain.trainer_check import find_person_by_identity
 from app.models import (
     AuditEvent,
@@ -579,3 +580,35 @@ def test_every_column_pointing_at_a_person_is_merged_or_kept_on_purpose():
     for table, column in people.person_links():
         key = (table.name, column.name)
         assert key in people.MOVED_LABELS or key in people.STAYS, key
+
+
+def test_an_instructor_leaves_the_back_office_s_accounts_to_the_administrators(db, w, login_as):
+    colleague = factories.person(db, first_name="Carl", last_name="COLLEGUE")
+    factories.grant(db, colleague, Role.INSTRUCTEUR, fund_=w.alsace)
+    db.commit()
+    client = login_as(w.instructor)
+    page = _text(client.get(f"/personnes/{colleague.id}"))
+    assert "Désactiver le compte" not in page and "Corriger l'identité" not in page
+    assert people.ADMIN_ONLY in page
+    response = client.post(
+        f"/personnes/{colleague.id}/desactivation",
+        data={"csrf_token": csrf_token(client, f"/personnes/{w.helene.id}")},
+    )
+    assert response.status_code == 422 and people.ADMIN_ONLY in _text(response)
+    db.refresh(colleague)
+    assert colleague.active and colleague.deactivated_at is None
+
+
+def test_a_merge_writes_only_in_the_caller_s_transaction(app, db, w, dup):
+    """Every write of a merge waits for the one commit: rolled back, nothing of it stays."""
+    kept_before, dup_before = _counts(db, w.helene.id), _counts(db, dup.id)
+    with app.test_request_context():
+        role = grants_of(db, w.admin.id)[0]
+        moved = people.merge(db, role, w.helene, dup, {})
+        assert moved["Certificats délivrés"] == 2 and moved["Rôles"] == 2
+        db.rollback()
+    db.expire_all()
+    assert _counts(db, w.helene.id) == kept_before and _counts(db, dup.id) == dup_before
+    assert db.get(Person, dup.id).merged_into_id is None
+    assert db.get(Person, dup.id).email == "h.lefevre@ailleurs.fr"
+    assert db.exec(select(func.count()).select_from(AuditEvent)).one() == 0

@@ -46,7 +46,9 @@ CONFLICT = (
     "Quelqu'un a modifié l'identité de cette personne pendant que vous la consultiez : "
     "rien n'a été enregistré. Rechargez la page pour voir la dernière version."
 )
-ADMIN_ONLY = "Seul un administrateur peut modifier le compte d'un administrateur."
+ADMIN_ONLY = (
+    "Seul un administrateur peut modifier le compte d'un instructeur ou d'un administrateur."
+)
 MERGED = "Cette fiche a été fusionnée dans une autre : elle ne se modifie plus."
 # a merged record gives its e-mail address back (the column is unique): this one is never
 # a real mailbox (.invalid, RFC 2606)
@@ -277,19 +279,28 @@ class Identity:
         }
 
 
-def _may_manage(db: Session, role: ActiveRole, person: Person) -> None:
-    """What refuses a change whoever the person is: a merged record, and an instructor
-    touching an administrator's account."""
+def manage_refusal(db: Session, role: ActiveRole, person: Person) -> str | None:
+    """Why the active role may not change this person's account, whoever asks: a merged
+    record; for an instructor, the account of another instructor or of an administrator
+    (the back office's own accounts are the administrators'). None when it may."""
     if person.merged_into_id is not None:
-        raise DomainError(MERGED)
+        return MERGED
     if role.role != Role.ADMINISTRATEUR:
-        holds_admin = db.exec(
+        holds_office = db.exec(
             select(RoleGrant.id).where(
-                RoleGrant.person_id == person.id, RoleGrant.role == Role.ADMINISTRATEUR
+                RoleGrant.person_id == person.id,
+                RoleGrant.role.in_([Role.INSTRUCTEUR, Role.ADMINISTRATEUR]),
             )
         ).first()
-        if holds_admin is not None:
-            raise DomainError(ADMIN_ONLY)
+        if holds_office is not None:
+            return ADMIN_ONLY
+    return None
+
+
+def _may_manage(db: Session, role: ActiveRole, person: Person) -> None:
+    refusal = manage_refusal(db, role, person)
+    if refusal:
+        raise DomainError(refusal)
 
 
 def correct_identity(

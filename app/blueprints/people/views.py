@@ -89,13 +89,14 @@ def _render_page(
     db = get_db()
     role = g.active_role
     screen = people.person_page(db, person)
-    manageable = can(role, "person.manage") and person.merged_into_id is None
+    refusal = people.manage_refusal(db, role, person) if can(role, "person.manage") else None
     return render_template(
         "people/page.html",
         screen=screen,
         identity_form=identity_form or _identity_form(person),
         action_form=ActionForm(),
-        can_manage=manageable,
+        can_manage=can(role, "person.manage") and refusal is None,
+        manage_refusal=refusal if person.merged_into_id is None else None,
         can_merge=can(role, "person.merge") and person.merged_into_id is None,
         is_self=person.id == role.person_id,
         qualification_link=(
