@@ -502,3 +502,53 @@ def test_flask_import_from_the_shell(app, db, database_url):
         refused = run_flask("import", "entites", str(broken), env=env)
         assert refused.returncode == 1
         assert "colonnes manquantes : type, siret, nda" in refused.stderr
+
+
+def test_a_few_thousand_lines_run_by_the_worker_with_their_progress(
+    app, db, client, login_as, admin, redis_url
+):
+    lines = [
+        f"{chr(65 + i // 676)}{chr(65 + i // 26 % 26)}{chr(65 + i % 26)}{i:05d};NOM{i};Prénom;"
+        f"01/01/1980;personne{i}@exemple.fr"
+        for i in range(2500)
+    ]
+    data = ("numero_forprev;nom;prenom;date_naissance;email\n" + "\n".join(lines)).encode()
+    login_as(admin)
+    response = _upload(client, "personnes", data, mode="reel")
+    assert response.status_code == 303
+    run_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    _work(app, redis_url)
+    run = db.get(ImportRun, run_id)
+    assert _counts(run) == ("termine", 2500, 0, 0, 0)
+    assert (run.done, run.total, run.report_file_id) == (2500, 2500, None)
+    assert _count(db, Person) == 2501
+    from rq.job import Job
+
+    job = Job.fetch(run.job_id, connection=get_queue(redis_url).connection)
+    assert job.meta == {"done": 2500, "total": 2500}, "the polled progress"
+    page = unescape(client.get(f"/import/{run_id}").get_data(as_text=True))
+    assert "Import terminé" in page and "Lignes refusées" not in page
+
+
+def test_the_scheduler_sweep_fails_the_runs_whose_job_died(app, db, redis_url):
+    from jobs.imports import recover_stopped
+
+    with app.app_context():
+        stored = runner.store_import_file(db, "x.csv", [PERSONNES.encode()])
+        lost = runner.create_run(
+            db, kind="personnes", file_id=stored.id, dry_run=True, actor_id=None
+        )
+        queued = runner.create_run(
+            db, kind="personnes", file_id=stored.id, dry_run=True, actor_id=None
+        )
+        runner.enqueue_run(db, queued)
+        lost.status, lost.created_at = "en_cours", utcnow() - timedelta(minutes=5)
+        db.add(lost)
+        db.commit()
+        assert recover_stopped(db, get_queue(redis_url)) == [lost.id]
+    db.expire_all()
+    assert db.get(ImportRun, lost.id).status == "echoue"
+    assert db.get(ImportRun, queued.id).status == "en_attente", "its job is on its way"
+    _work(app, redis_url)
+    db.expire_all()
+    assert db.get(ImportRun, queued.id).status == "termine"
