@@ -554,6 +554,7 @@ def test_the_same_role_in_the_same_entity_needs_a_choice(db, w, dup, login_as):
         ("XYZ99999", "Aucune personne ne porte ce numéro Forprev."),
         ("12345", "Saisissez le numéro Forprev du doublon : 3 lettres et 5 chiffres"),
         ("MERGED01", "déjà été fusionné"),
+        ("MINE", "C'est votre propre fiche : elle ne peut pas être le doublon."),
     ],
 )
 def test_a_merge_is_refused_with_its_message(db, w, dup, login_as, number, message):
@@ -563,6 +564,8 @@ def test_a_merge_is_refused_with_its_message(db, w, dup, login_as, number, messa
         db.add(merged)
         db.commit()
         number = "MRG00001"
+    if number == "MINE":
+        number = w.admin.forprev_number
     client = login_as(w.admin)
     preview = client.get(f"/personnes/{w.helene.id}/fusion", query_string={"doublon": number})
     assert preview.status_code == 422
@@ -612,3 +615,24 @@ def test_a_merge_writes_only_in_the_caller_s_transaction(app, db, w, dup):
     assert db.get(Person, dup.id).merged_into_id is None
     assert db.get(Person, dup.id).email == "h.lefevre@ailleurs.fr"
     assert db.exec(select(func.count()).select_from(AuditEvent)).one() == 0
+
+
+def test_a_qualification_both_records_hold_is_kept_once(db, w, dup, login_as):
+    same = db.exec(select(Qualification).where(Qualification.person_id == dup.id)).one()
+    db.add(
+        Qualification(
+            person_id=w.helene.id,
+            certificate_model_id=same.certificate_model_id,
+            valid_from=same.valid_from,
+            valid_until=same.valid_until,
+        )
+    )
+    db.commit()
+    client = login_as(w.admin)
+    preview = _text(client.get(f"/personnes/{w.helene.id}/fusion?doublon=DUP00001"))
+    assert "Déjà présent dans la fiche gardée" in preview
+    assert "Qualifications enregistrées : 1" in preview.split("Déjà présent")[1]
+    assert _confirm(client, w.helene.id, "DUP00001").status_code == 302
+    db.expire_all()
+    assert _counts(db, w.helene.id)["qualifications"] == 1
+    assert _counts(db, w.helene.id)["certificates"] == 3

@@ -527,9 +527,10 @@ def _grant_plan(db: Session, kept: Person, duplicate: Person):
     return moved, same, conflicts
 
 
-def find_duplicate(db: Session, kept: Person, number: str) -> Person:
+def find_duplicate(db: Session, kept: Person, number: str, actor_id: int | None = None) -> Person:
     """The record to merge into `kept`, by its Forprev number; DomainError (field
-    "duplicate_number") when it cannot be."""
+    "duplicate_number") when it cannot be. `actor_id`: who merges (their own record is
+    never the duplicate: the merge would end their login session)."""
     number = normalize_forprev_number(number)
     if not is_forprev_number(number):
         raise DomainError(
@@ -551,6 +552,11 @@ def find_duplicate(db: Session, kept: Person, number: str) -> Person:
         )
     if kept.merged_into_id is not None:
         raise DomainError(MERGED, field="duplicate_number")
+    if duplicate.id == actor_id:
+        raise DomainError(
+            "C'est votre propre fiche : elle ne peut pas être le doublon.",
+            field="duplicate_number",
+        )
     return duplicate
 
 
@@ -602,7 +608,8 @@ def merge(
     which grant stays. The duplicate is deactivated, frees its e-mail address and keeps
     its Forprev number, which then finds the kept person. Everything is checked before
     anything is written; the caller commits once. Returns what moved, counted."""
-    find_duplicate(db, kept, duplicate.forprev_number)  # the same refusals as the preview
+    # the same refusals as the preview
+    find_duplicate(db, kept, duplicate.forprev_number, role.person_id)
     moved, same, conflicts = _grant_plan(db, kept, duplicate)
     for _grant, _match, conflict in conflicts:
         if choices.get(conflict.duplicate.grant_id) not in (KEEP_KEPT, KEEP_DUPLICATE):

@@ -26,6 +26,7 @@ from app.domain import people_admin as people
 from app.domain.access import can, require
 from app.domain.errors import ConflictError, DomainError
 from app.extensions import get_db
+from app.ids import parse_id
 from app.models import Person
 from app.pagination import paginate
 from app.web import render_page_or_fragment
@@ -207,8 +208,9 @@ def _choices() -> dict[int, str]:
     """The role to keep for each role both hold: radios named role_<duplicate grant id>."""
     choices = {}
     for name, value in request.form.items():
-        if name.startswith("role_") and name[5:].isdigit() and len(name) < 16:
-            choices[int(name[5:])] = value
+        grant_id = parse_id(name.removeprefix("role_")) if name.startswith("role_") else None
+        if grant_id is not None:
+            choices[grant_id] = value
     return choices
 
 
@@ -250,7 +252,7 @@ def merge_preview(person_id: int):
     if not form.validate():
         return _render_merge(kept, 422, search_form=form)
     try:
-        duplicate = people.find_duplicate(db, kept, form.doublon.data)
+        duplicate = people.find_duplicate(db, kept, form.doublon.data, g.active_role.person_id)
     except DomainError as exc:
         form.doublon.errors = [exc.message]
         return _render_merge(kept, 422, search_form=form)
@@ -272,7 +274,7 @@ def merge(person_id: int):
     search_form = MergeSearchForm(formdata=None, doublon=number)
     choices = _choices()
     try:
-        duplicate = people.find_duplicate(db, kept, number)
+        duplicate = people.find_duplicate(db, kept, number, g.active_role.person_id)
     except DomainError as exc:
         search_form.doublon.errors = [exc.message]
         return _render_merge(kept, 422, search_form=search_form)
@@ -284,7 +286,7 @@ def merge(person_id: int):
         if exc.field == "duplicate_number":
             search_form.doublon.errors = [exc.message]
             return _render_merge(kept, 422, search_form=search_form)
-        duplicate = people.find_duplicate(db, kept, number)
+        duplicate = people.find_duplicate(db, kept, number, g.active_role.person_id)
         return _render_merge(
             kept,
             422,
