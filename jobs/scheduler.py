@@ -20,7 +20,7 @@ from app.clock import today, utcnow
 from app.models import OutboxEmail
 from app.models.messaging import MailStatus
 from app.queue import get_queue, redis_connection
-from jobs import certificates, messages, recovery
+from jobs import certificates, imports, messages, recovery
 
 log = logging.getLogger("forprev.scheduler")
 
@@ -50,6 +50,8 @@ def tick(app, db) -> list[str]:
     with app.app_context():
         enqueued += certificates.recover_stopped(db, queue, redis)
     enqueued += messages.recover_unmailed(db, queue, redis)
+    # an import whose job died is failed (its transaction never committed) and offered again
+    imports.recover_stopped(db, queue)
     enqueued += _daily_jobs(queue, redis)
     return enqueued
 

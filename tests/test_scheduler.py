@@ -68,3 +68,23 @@ def test_sessions_closed_while_redis_was_away_are_asked_for_again(app, db, redis
         assert scheduler.tick(app, db) == [name]
         assert scheduler.tick(app, db) == [], "not again within 10 minutes"
     assert [j.args for j in get_queue(redis_url).jobs] == [(closed.id,)]
+
+
+def test_a_round_fails_an_import_whose_job_died(app, db, redis_url, monkeypatch):
+    """The scheduler's round takes in the import sweep: a run "en cours" whose job no worker
+    holds does not stay running for ever."""
+    from app.domain.importing import runner
+    from app.models import ImportRun
+
+    monkeypatch.setattr(scheduler, "DAILY_JOBS", [])
+    with app.app_context():
+        stored = runner.store_import_file(db, "x.csv", [b"numero_forprev;nom\n"])
+        lost = runner.create_run(
+            db, kind="personnes", file_id=stored.id, dry_run=True, actor_id=None
+        )
+        lost.status, lost.created_at = "en_cours", utcnow() - timedelta(minutes=5)
+        db.add(lost)
+        db.commit()
+        scheduler.tick(app, db)
+    db.expire_all()
+    assert db.get(ImportRun, lost.id).status == "echoue"
