@@ -725,3 +725,89 @@ def test_ids_of_another_level_are_not_found(client, login_as, db, restored):
     assert client.get("/catalogue/niveaux/999999").status_code == 404
     db.expire_all()
     assert db.get(CertificateModel, model.id).validity_months == 24
+
+
+@pytest.mark.parametrize(
+    ("target", "data", "field", "message"),
+    [
+        (
+            "dispositif",
+            {"name": "   ", "active": "y"},
+            "name",
+            "Le nom du dispositif doit être renseigné.",
+        ),
+        (
+            "document",
+            {"label": "", "required": "y"},
+            "label",
+            "L'intitulé du document doit être renseigné.",
+        ),
+        (
+            "document",
+            {"label": "Programme", "help_text": "x" * 501},
+            "help_text",
+            "L'aide : 500 caractères au plus.",
+        ),
+    ],
+)
+def test_a_dispositif_or_document_without_its_text_is_refused(
+    client, login_as, db, restored, target, data, field, message
+):
+    admin = _admin(db)
+    sst1 = factories.scheme_level(db, "SST", 1)
+    scheme = db.get(Scheme, sst1.scheme_id)
+    document = db.exec(
+        select(DocumentRequirement).where(
+            DocumentRequirement.scheme_level_id == sst1.id, DocumentRequirement.kind == "programme"
+        )
+    ).one()
+    if target == "dispositif":
+        url, key, obj, names = (
+            f"/catalogue/niveaux/{sst1.id}/dispositif",
+            "dispositif",
+            scheme,
+            ["name", "active", "technical_requirements"],
+        )
+    else:
+        url, key, obj, names = (
+            f"/catalogue/niveaux/{sst1.id}/documents/{document.id}",
+            f"doc{document.id}",
+            document,
+            ["label", "help_text", "required"],
+        )
+    before = (scheme.name, document.label, document.help_text, _events(db))
+    response = _post(
+        login_as(admin),
+        url,
+        {**data, **{f"was_{n}": catalogue.shown(getattr(obj, n)) for n in names}},
+        _page_url(sst1),
+    )
+    assert response.status_code == 422
+    html = _text(response)
+    assert message in html
+    assert f'id="{key}-{field}-erreur"' in html
+    db.expire_all()
+    scheme = db.get(Scheme, scheme.id)
+    document = db.get(DocumentRequirement, document.id)
+    assert (scheme.name, document.label, document.help_text, _events(db)) == before
+
+
+def test_an_htmx_save_answers_the_panel_with_its_message_and_history(
+    client, login_as, db, restored
+):
+    admin = _admin(db)
+    sst2 = factories.scheme_level(db, "SST", 2)
+    response = _post(
+        login_as(admin),
+        f"/catalogue/niveaux/{sst2.id}/regles",
+        _rules_form(sst2, max_trainees="12"),
+        _page_url(sst2),
+        **{"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    html = _text(response)
+    assert '<div id="niveau">' in html
+    assert "<h1>" not in html  # the panel alone
+    assert "Règles de session enregistrées." in html
+    assert "Nombre maximum de stagiaires : 10 → 12" in html
+    assert 'name="was_max_trainees" value="12"' in html  # the next save compares with 12
