@@ -266,6 +266,7 @@ def test_instructor_sees_own_fund_requests_only(client, auth, db):
         "Tableau de bord",
         "Habilitations",
         "Demandes à instruire",
+        "Personnes",
         "Messages ciblés",
         "Statistiques",
         "Mon compte",
@@ -283,6 +284,9 @@ def test_the_administrator_s_menu(client, auth, db):
         "Habilitations",
         "Demandes à instruire",
         "Catalogue des dispositifs",
+        "Personnes",
+        "Caisses",
+        "Import",
         "Messages ciblés",
         "Statistiques",
         "Demandes d&#39;assistance",  # as the HTML writes it

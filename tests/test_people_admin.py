@@ -358,6 +358,7 @@ def test_a_deactivated_account_cannot_log_in_and_its_sessions_end(app, db, w, lo
     for identifier in (w.helene.email, "JKA37899"):
         status, page = _login_page(app, identifier)
         assert status == 422 and "Ce compte a été désactivé. Contactez l'assistance." in page
+        assert "Identifiant ou mot de passe incorrect." not in page
     # a wrong password learns nothing
     status, page = _login_page(app, w.helene.email, "Mauvais-mdp-1")
     assert "désactivé" not in page and "Identifiant ou mot de passe incorrect." in page

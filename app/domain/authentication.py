@@ -1,6 +1,5 @@
 """Finding a person by e-mail or Forprev number and checking the password."""
 
-from flask import flash
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -30,13 +29,18 @@ def find_person(db: Session, identifier: str) -> Person | None:
     return db.exec(select(Person).where(func.lower(Person.email) == identifier.lower())).first()
 
 
+class AccountDeactivated(Exception):
+    """The right password for an account an administrator or instructor deactivated."""
+
+
 def authenticate(db: Session, identifier: str, password: str) -> Person | None:
-    """The person if the password matches, else None (the same answer either way)."""
+    """The person if the password matches, else None (the same answer whether the account
+    exists or not). Only the right password learns that the account is deactivated
+    (AccountDeactivated): a guess never does."""
     person = find_person(db, identifier)
     ok = verify_password(person.password_hash if person else None, password)
     if ok and person is not None and person.deactivated_at is not None:
-        flash(DEACTIVATED, "error")
-        return None
+        raise AccountDeactivated
     if not ok or person is None or not person.active:
         return None
     person.last_login_at = utcnow()

@@ -39,13 +39,15 @@ class Person(SQLModel, table=True):
             postgresql_using="gin",
             postgresql_ops={"search_folded": "gin_trgm_ops"},
         ),
+        # its order (nom, prénom): a page of a region or of a common name read in order
+        Index("ix_person_name_order", "last_name", "first_name", "id"),
         KEEP_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True)
     forprev_number: str = Field(max_length=8, unique=True)
     email: str = Field(max_length=254, unique=True)
-    last_name: str = Field(max_length=100, index=True)
+    last_name: str = Field(max_length=100)
     first_name: str = Field(max_length=100)
     birth_date: date | None = Field(default=None, index=True)  # trainer found by identity
     password_hash: str | None = Field(default=None, max_length=200)

@@ -74,6 +74,10 @@ def upgrade() -> None:
                 ["merged_into_id"],
                 ["id"],
             )
+            batch_op.drop_index(batch_op.f("ix_person_last_name"))
+            batch_op.create_index(
+                "ix_person_name_order", ["last_name", "first_name", "id"], unique=False
+            )
     _fill_search_folded()
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -226,6 +230,8 @@ def downgrade() -> None:
     with _foreign_keys_off(), op.batch_alter_table(
         "person", schema=None, table_kwargs=KEEP_IDS
     ) as batch_op:
+        batch_op.drop_index("ix_person_name_order")
+        batch_op.create_index(batch_op.f("ix_person_last_name"), ["last_name"], unique=False)
         batch_op.drop_constraint(batch_op.f("fk_person_merged_into_id_person"), type_="foreignkey")
         batch_op.drop_column("deactivated_at")
         batch_op.drop_column("merged_into_id")

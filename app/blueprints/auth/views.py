@@ -9,7 +9,13 @@ from app.auth_user import end_login_session, start_login_session
 from app.blueprints.auth.forms import LoginForm, LogoutForm, RoleSwitchForm
 from app.domain import throttle
 from app.domain.access import switch_role
-from app.domain.authentication import LOGIN_FAILED, authenticate, login_key
+from app.domain.authentication import (
+    DEACTIVATED,
+    LOGIN_FAILED,
+    AccountDeactivated,
+    authenticate,
+    login_key,
+)
 from app.extensions import get_db
 from app.ids import parse_id
 
@@ -40,10 +46,13 @@ def login():
             html = render_template("auth/login.html", form=form, error=exc.message)
             return html, 429, {"Retry-After": str(exc.retry_after)}
         db = get_db()
-        person = authenticate(db, form.identifier.data, form.password.data)
+        try:
+            person = authenticate(db, form.identifier.data, form.password.data)
+            error = LOGIN_FAILED if person is None else None
+        except AccountDeactivated:
+            person, error = None, DEACTIVATED
         if person is None:
             throttle.login_failed(account, address)
-            error = LOGIN_FAILED
         else:
             db.commit()
             start_login_session(db, person)

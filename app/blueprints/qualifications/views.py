@@ -6,7 +6,6 @@ app/domain/qualifications.py. The person's page itself (/personnes/<id>) is the
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -35,10 +34,8 @@ def _holder_or_404(person_id: int):
 
 
 def person_url(person_id: int) -> str:
-    """The person's page when "Personnes" has one, else their qualifications here."""
-    if "people.detail" in current_app.view_functions:
-        return url_for("people.detail", person_id=person_id)
-    return url_for("qualifications.index", person_id=person_id)
+    """The person's page under "Personnes", where their qualifications are listed."""
+    return url_for("people.page", person_id=person_id)
 
 
 def _form(formdata=None) -> QualificationForm:
