@@ -7,12 +7,11 @@ import uuid
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 import app.models  # noqa: F401
 from app.cli import upgrade_database
 from app.extensions import make_engine
-from tests import factories
 from tests.conftest import require_env
 
 
