@@ -10,13 +10,13 @@ is covered the day it appears, or the proofs fail saying which argument they lac
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from app.clock import utcnow
+from app.clock import today, utcnow
 from app.domain.contact_requests import give_reference
 from app.domain.storage import get_storage
 from app.domain.targeted_messages import Audience, send_message
@@ -440,6 +440,136 @@ def _name_accreditation_objects(db: Session, world: World, marose: Organization)
     db.add(waiting)
     db.flush()
     ids["platform:waiting"] = waiting.id
+    _back_office_objects(db, world)
+
+
+# which of the back office's objects each route is tried on
+PERSON_FOR_ENDPOINT = {
+    # "Personnes": a trainer of entity A's caisse who is none of the actors (the caisse's
+    # instructor reaches them, the other caisse's does not); his deactivated colleague
+    "people.reactivate": "person:deactivated",
+    # a trainer's qualifications: the actor "formateur"'s
+    "qualifications.new": "person:formateur",
+    "qualifications.check_field": "person:formateur",
+    "qualifications.index": "person:formateur",
+    "qualifications.withdraw": "person:formateur",
+    "qualifications.download": "person:formateur",
+}
+RUN_FOR_ENDPOINT = {"imports.retry": "import_run:failed"}
+
+
+def _back_office_objects(db: Session, world: World) -> None:
+    """The catalogue's SST / 1 (its model, a document it asks for, the qualification of
+    its trainers), a person to correct, deactivate and merge into with a duplicate, a
+    deactivated one, a qualification recorded with its PDF, a second instructor of entity
+    A's caisse, and two imports (an essai with refused lines, a failed run)."""
+    from app.domain.importing import runner
+    from app.models import (
+        CertificateModel,
+        DocumentRequirement,
+        Fund,
+        ImportRun,
+        LevelQualification,
+        Qualification,
+    )
+
+    ids = world.ids
+    sst1 = db.exec(
+        select(SchemeLevel.id)
+        .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+        .where(Scheme.code == "SST", SchemeLevel.level == 1)
+    ).one()
+    ids["scheme_level:sst1"] = sst1
+    ids["certificate_model:sst1"] = db.exec(
+        select(CertificateModel.id).where(CertificateModel.scheme_level_id == sst1)
+    ).first()
+    ids["document_requirement:sst1"] = db.exec(
+        select(DocumentRequirement.id).where(DocumentRequirement.scheme_level_id == sst1)
+    ).first()
+    ids["level_qualification:sst1"] = db.exec(
+        select(LevelQualification.id).where(LevelQualification.scheme_level_id == sst1)
+    ).first()
+    alsace = db.exec(select(Fund).where(Fund.code == "ALSACE-MOSELLE")).one()
+    ids["fund:alsace"] = alsace.id
+    ids["person:managed"] = db.exec(
+        select(Person.id).where(Person.forprev_number == "PAU55502")
+    ).one()
+    for key, number, first, email in (
+        ("person:deactivated", "DEA00001", "Désiré", "desire.arnaud@exemple.fr"),
+        ("person:duplicate", "DOU00001", "Paul", "paul.schmitt.doublon@exemple.fr"),
+    ):
+        other = Person(
+            forprev_number=number,
+            email=email,
+            first_name=first,
+            last_name="ARNAUD" if key == "person:deactivated" else "SCHMITT",
+            birth_date=date(1970, 10, 3),
+            trainer_fund_id=alsace.id,
+        )
+        if key == "person:deactivated":
+            other.active, other.deactivated_at = False, utcnow()
+        db.add(other)
+        db.flush()
+        ids[key] = other.id
+        ids[f"forprev_number:{key}"] = number
+    extra = Person(
+        forprev_number="CAM00009",
+        email="second.instructeur@exemple.fr",
+        first_name="Second",
+        last_name="INSTRUCTEUR",
+        birth_date=date(1980, 1, 1),
+    )
+    db.add(extra)
+    db.flush()
+    grant = RoleGrant(person_id=extra.id, role=Role.INSTRUCTEUR, fund_id=alsace.id)
+    db.add(grant)
+    db.flush()
+    ids["grant:instructeur_extra"] = grant.id
+    stored = get_storage().save(
+        db, name="qualification-inrs.pdf", content_type="application/pdf", data=PROOF_PDF
+    )
+    model = db.exec(
+        select(CertificateModel.id).where(
+            CertificateModel.name == "Certificat de formateur de formateurs CATEC"
+        )
+    ).one()
+    qualification = Qualification(
+        person_id=ids["person:formateur"],
+        certificate_model_id=model,
+        valid_from=today() - timedelta(days=30),
+        valid_until=today() + timedelta(days=700),
+        file_id=stored.id,
+        note="Qualification confidentielle de Stéphanie",
+        recorded_by_id=ids["person:administrateur"],
+    )
+    db.add(qualification)
+    db.flush()
+    ids["qualification"] = qualification.id
+    world.secrets.append(qualification.note)
+    csv = "numero_forprev;nom;prenom;date_naissance;email\nXX;Nom;Prénom;31/02/1990;x\n"
+    upload = runner.store_import_file(db, "personnes.csv", [csv.encode()])
+    for key, status in (("import_run:essai", "termine"), ("import_run:failed", "echoue")):
+        run = ImportRun(
+            kind="personnes",
+            dry_run=True,
+            status=status,
+            file_id=upload.id,
+            total=1,
+            done=1,
+            refused=1 if status == "termine" else 0,
+            error=None if status == "termine" else "Échec à la ligne 2 : panne.",
+            created_by_id=ids["person:administrateur"],
+            finished_at=utcnow(),
+        )
+        if status == "termine":
+            report = "numero_forprev;nom;prenom;date_naissance;email;ligne;motif\n"
+            report += "XX;Nom;Prénom;31/02/1990;x;2;date impossible : 31/02/1990\n"
+            run.report_file_id = runner.store_import_file(
+                db, "refus.csv", [report.encode("utf-8-sig")]
+            ).id
+        db.add(run)
+        db.flush()
+        ids[key] = run.id
 
 
 def _accreditation_request(world: World, endpoint: str) -> int:
@@ -483,7 +613,20 @@ ARGUMENTS = {
     "platform_id": _platform,
     "equipment_id": lambda world, endpoint: world.ids["equipment"],
     "kind": lambda world, endpoint: "programme",  # a document an ECHAF request asks for
-    "grant_id": lambda world, endpoint: world.ids["grant:membre"],
+    "grant_id": lambda world, endpoint: world.ids[
+        "grant:instructeur_extra" if endpoint.startswith("funds.") else "grant:membre"
+    ],
+    "level_id": lambda world, endpoint: world.ids["scheme_level:sst1"],
+    "model_id": lambda world, endpoint: world.ids["certificate_model:sst1"],
+    "requirement_id": lambda world, endpoint: world.ids["document_requirement:sst1"],
+    "qualification_id": lambda world, endpoint: world.ids[
+        "level_qualification:sst1" if endpoint.startswith("catalogue.") else "qualification"
+    ],
+    "person_id": lambda world, endpoint: world.ids[
+        PERSON_FOR_ENDPOINT.get(endpoint, "person:managed")
+    ],
+    "fund_id": lambda world, endpoint: world.ids["fund:alsace"],
+    "run_id": lambda world, endpoint: world.ids[RUN_FOR_ENDPOINT.get(endpoint, "import_run:essai")],
     "organization_id": lambda world, endpoint: world.ids[
         REQUEST_FOR_ENDPOINT.get(endpoint, "organization:submitted")
     ],
@@ -513,3 +656,49 @@ def routes(app: Flask):
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule, method
+
+
+# the catalogue and the caisses' routing: the back office's forms change them, and the
+# tests that follow rely on them as the reference seed left them
+REFERENCE = [
+    "fund",
+    "department",
+    "scheme",
+    "schemelevel",
+    "certificatemodel",
+    "levelqualification",
+    "documentrequirement",
+]
+
+
+def reference_snapshot(engine) -> dict[str, list[dict]]:
+    from sqlmodel import SQLModel
+
+    with engine.connect() as conn:
+        return {
+            name: [
+                dict(row._mapping) for row in conn.execute(SQLModel.metadata.tables[name].select())
+            ]
+            for name in REFERENCE
+        }
+
+
+def restore_reference(engine, snapshot: dict[str, list[dict]]) -> None:
+    """Every reference row as in `snapshot`: changed ones put back, added ones deleted
+    (the rows pointing at them first), missing ones inserted."""
+    from sqlalchemy import tuple_
+    from sqlmodel import SQLModel
+
+    with engine.begin() as conn:
+        for name in reversed(REFERENCE):
+            table = SQLModel.metadata.tables[name]
+            keys = list(table.primary_key.columns)
+            kept = [tuple(row[k.name] for k in keys) for row in snapshot[name]]
+            conn.execute(table.delete().where(tuple_(*keys).not_in(kept)))
+        for name in REFERENCE:
+            table = SQLModel.metadata.tables[name]
+            keys = list(table.primary_key.columns)
+            for row in snapshot[name]:
+                where = [k == row[k.name] for k in keys]
+                if conn.execute(table.update().where(*where).values(**row)).rowcount == 0:
+                    conn.execute(table.insert().values(**row))

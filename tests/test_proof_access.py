@@ -63,6 +63,57 @@ EXPECTED: dict[str, set[str]] = {
     "account.my_certificate_pdf": {"formateur"},  # her certificate
     # per role
     "catalogue.index": {"administrateur"},
+    # the back office: the administrator's; "Personnes" also the instructor's, in the
+    # region of their caisse (the world's person is a trainer of entity A's caisse)
+    **{
+        f"catalogue.{name}": {"administrateur"}
+        for name in (
+            "level",
+            "save_scheme",
+            "check_scheme",
+            "save_rules",
+            "check_rules",
+            "add_model",
+            "check_new_model",
+            "save_model",
+            "check_model",
+            "save_requirement",
+            "check_requirement",
+            "add_qualification",
+            "remove_qualification",
+        )
+    },
+    **{
+        f"people.{name}": {"instructeur", "administrateur"}
+        for name in ("page", "identity", "deactivate", "reactivate")
+    },
+    # every instructor searches their own region
+    "people.index": AUTHORS,
+    "people.merge_preview": {"administrateur"},
+    "people.merge": {"administrateur"},
+    **{
+        f"qualifications.{name}": {"administrateur"}
+        for name in ("new", "check_field", "index", "withdraw", "download")
+    },
+    # a qualification INRS recorded with its PDF, on her own account
+    "account.my_qualification_pdf": {"formateur"},
+    **{
+        f"funds.{name}": {"administrateur"}
+        for name in (
+            "index",
+            "detail",
+            "add_instructor",
+            "check_instructor_field",
+            "remove_instructor",
+            "move_department",
+            "administrators",
+            "add_administrator",
+        )
+    },
+    **{
+        f"imports.{name}": {"administrateur"}
+        for name in ("index", "start", "show", "progress", "refusals", "run_for_real", "retry")
+    },
     "organizations.mine": MANAGERS,
     # "Habilitations": the entity's (the délégataire's delegated ones), the caisse's entities'
     # for its instructors, every one for an administrator

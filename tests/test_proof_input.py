@@ -52,7 +52,19 @@ from app.models import (
     SchemeLevel,
 )
 from app.models.cert_sessions import SessionState
-from tests.proof import ACTORS, ARGUMENTS, DEMO_PASSWORD, csrf_of, routes, url_for_rule
+from tests.proof import (
+    ACTORS,
+    ARGUMENTS,
+    DEMO_PASSWORD,
+    csrf_of,
+    reference_snapshot,
+    restore_reference,
+    routes,
+    url_for_rule,
+)
+from tests.proof import (
+    PROOF_PDF as PDF,
+)
 from tests.test_proof_access import EXPECTED
 
 # POST routes whose form cannot be found on the demo, with why that is fine
@@ -254,6 +266,7 @@ class Lab:
         self.numbers = itertools.count(1)
         self.adapter = world.app.url_map.bind("forprev.test")
         self.level_id: int | None = None
+        self.reference = reference_snapshot(self.engine)
 
     def __repr__(self) -> str:
         return "<Lab>"
@@ -384,6 +397,17 @@ class Lab:
             if key.startswith("accreditation:"):
                 for tab in ACCREDITATION_TABS:
                     pages.add(self.url("accreditations.tab", accreditation_id=object_id, tab=tab))
+        # the deactivated person's page (Réactiver), the failed import's (Relancer)
+        pages.add(self.url("people.page", person_id=self.world.ids["person:deactivated"]))
+        pages.add(self.url("imports.show", run_id=self.world.ids["import_run:failed"]))
+        # the merge's confirmation shows once a duplicate is chosen
+        pages.add(
+            self.url(
+                "people.merge_preview",
+                person_id=self.world.ids["person:managed"],
+                doublon=self.world.ids["forprev_number:person:duplicate"],
+            )
+        )
         return sorted(pages)
 
     def request_back_in(self, key: str, phase: str) -> None:
@@ -412,6 +436,75 @@ class Lab:
             ).all():
                 request.phase = "abandonnee"
                 db.add(request)
+            db.commit()
+
+    def catalogue_back(self, _actor: str) -> None:
+        """An accepted catalogue edit or department move: the catalogue and the caisses'
+        routing as they were, what was added gone (later forms and tests rely on them)."""
+        restore_reference(self.engine, self.reference)
+
+    def person_back(self, _actor: str) -> None:
+        """An accepted identity correction or deactivation of the world's person: his
+        identity and account as the demo has them."""
+        with self.db() as db:
+            person = db.get(Person, self.world.ids["person:managed"])
+            person.last_name, person.first_name = "SCHMITT", "Paul"
+            person.birth_date = date(1970, 10, 3)
+            person.active, person.deactivated_at = True, None
+            db.add(person)
+            db.commit()
+
+    def deactivated_again(self, _actor: str) -> None:
+        with self.db() as db:
+            person = db.get(Person, self.world.ids["person:deactivated"])
+            person.active, person.deactivated_at = False, utcnow()
+            db.add(person)
+            db.commit()
+
+    def unmerged(self, _actor: str) -> None:
+        """An accepted merge: the duplicate is a record of its own again (it held nothing,
+        so nothing moved)."""
+        with self.db() as db:
+            person = db.get(Person, self.world.ids["person:duplicate"])
+            person.merged_into_id, person.active, person.deactivated_at = None, True, None
+            person.email = "paul.schmitt.doublon@exemple.fr"
+            db.add(person)
+            db.commit()
+
+    def qualification_back(self, _actor: str) -> None:
+        """An accepted withdrawal: the world's qualification again, same id, with a PDF."""
+        from app.domain.storage import get_storage
+        from app.models import CertificateModel, Qualification
+
+        with self.app.app_context(), self.db() as db:
+            if db.get(Qualification, self.world.ids["qualification"]) is not None:
+                return
+            stored = get_storage().save(
+                db, name="qualification-inrs.pdf", content_type="application/pdf", data=PDF
+            )
+            db.add(
+                Qualification(
+                    id=self.world.ids["qualification"],
+                    person_id=self.world.ids["person:formateur"],
+                    certificate_model_id=db.exec(
+                        select(CertificateModel.id).where(
+                            CertificateModel.name == "Certificat de formateur de formateurs CATEC"
+                        )
+                    ).one(),
+                    valid_from=date.today() - timedelta(days=30),
+                    valid_until=date.today() + timedelta(days=700),
+                    file_id=stored.id,
+                )
+            )
+            db.commit()
+
+    def instructor_back(self, _actor: str) -> None:
+        from app.models import RoleGrant
+
+        with self.db() as db:
+            grant = db.get(RoleGrant, self.world.ids["grant:instructeur_extra"])
+            grant.active = True
+            db.add(grant)
             db.commit()
 
     def platform_waiting_again(self, _actor: str) -> None:
@@ -576,6 +669,25 @@ AFTER_ACCEPTED: dict[str, Callable[[Lab, str], None]] = {
     ),
     "accreditation_requests.renew": Lab.renewal_undone,
     "accreditations.approve_platform": Lab.platform_waiting_again,
+    **{
+        f"catalogue.{name}": Lab.catalogue_back
+        for name in (
+            "save_scheme",
+            "save_rules",
+            "add_model",
+            "save_model",
+            "save_requirement",
+            "add_qualification",
+            "remove_qualification",
+        )
+    },
+    "funds.move_department": Lab.catalogue_back,
+    "funds.remove_instructor": Lab.instructor_back,
+    "people.identity": Lab.person_back,
+    "people.deactivate": Lab.person_back,
+    "people.reactivate": Lab.deactivated_again,
+    "people.merge": Lab.unmerged,
+    "qualifications.withdraw": Lab.qualification_back,
 }
 
 

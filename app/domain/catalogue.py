@@ -128,7 +128,8 @@ def _number(raw, errors: dict, name: str, *, bounds: tuple[int, int], required: 
         if required:
             errors[name] = message
         return None
-    if not text.isdigit() or not bounds[0] <= int(text) <= bounds[1]:
+    # ASCII digits only: "¹" or "٣" are digits to str.isdigit but not to int()
+    if not (text.isascii() and text.isdigit()) or not bounds[0] <= int(text) <= bounds[1]:
         errors[name] = message
         return None
     return int(text)

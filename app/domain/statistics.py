@@ -151,7 +151,7 @@ def _year(raw: str | None, label: str, ignored: list[str]) -> int | None:
     if not raw:
         return None
     last = today().year + 1
-    if raw.isdigit() and FIRST_YEAR <= int(raw) <= last:
+    if raw.isascii() and raw.isdigit() and FIRST_YEAR <= int(raw) <= last:
         return int(raw)
     ignored.append(
         f"{label} « {raw[:20]} » n'est pas une année entre {FIRST_YEAR} et {last} : filtre ignoré."

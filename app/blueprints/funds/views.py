@@ -117,11 +117,12 @@ def check_instructor_field(fund_id: int):
     the page, from which the caller takes the field it left."""
     fund = _fund_or_404(fund_id)
     form = AccountForm()
-    valid = form.validate()
+    form.validate()
     for field in form:
         if not (request.form.get(field.name) or "").strip():
             field.errors = []  # an empty field is not judged while the form is filled in
-    return _detail(fund, form=form, status=200 if valid else 422)
+    judged = any(field.errors for field in form)
+    return _detail(fund, form=form, status=422 if judged else 200)
 
 
 @bp.post("/<int:fund_id>/instructeurs/<int:grant_id>/retirer")
