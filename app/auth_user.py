@@ -204,7 +204,12 @@ def init_app(app) -> None:
         except ValueError:
             return None
         person = get_db().get(Person, person_id)
-        if person is None or not person.active or person.auth_version != version:
+        if (
+            person is None
+            or not person.active
+            or person.deactivated_at is not None
+            or person.auth_version != version
+        ):
             session.clear()
             return None
         return CurrentUser(person)

@@ -119,8 +119,10 @@ def request_password_link(db: Session, identifier: str) -> None:
     person = find_person(db, identifier)
     if person is None:
         return
+    # deactivated (or merged into another record) by the back office, or inactive with a
+    # password: no link, whether the account ever had a password or not
     disabled = not person.active and person.password_hash is not None
-    if disabled:
+    if disabled or person.deactivated_at is not None or person.merged_into_id is not None:
         return
     send_password_link(db, person)
 
@@ -133,6 +135,8 @@ def set_password_with_link(db: Session, raw: str, password: str) -> Person:
     if problem:
         raise DomainError(problem, field="password")
     person = db.get(Person, token.person_id)
+    if person.deactivated_at is not None or person.merged_into_id is not None:
+        raise DomainError(LINK_INVALID)  # a link sent before the account was deactivated
     first_time = person.password_hash is None
     _set_password(person, password)
     if first_time:

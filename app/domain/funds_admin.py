@@ -155,6 +155,12 @@ def add_instructor(
     person = db.exec(select(Person).where(func.lower(Person.email) == email)).first()
     if person is not None and person.merged_into_id is not None:
         person = db.get(Person, person.merged_into_id)  # the record kept
+    if person is not None and person.deactivated_at is not None:
+        raise DomainError(
+            f"Le compte de {person.first_name} {person.last_name} est désactivé : "
+            "réactivez-le d'abord sous « Personnes ».",
+            field="email",
+        )
     created = person is None
     if person is None:
         person = Person(
