@@ -191,3 +191,72 @@ def test_a_model_given_outside_sessions_is_not_offered_as_a_session_certificate(
 
     level = _level(db, "CATEC", 2)
     assert [m.name for m in models_of(db, level.id)] == ["Certificat de formateur CATEC"]
+
+
+def test_a_qualification_starting_after_the_session_end_does_not_count(db):
+    level = _level(db, "CATEC", 2)
+    trainer = _trainer(db, "QUA00006")
+    (model,) = qualifying_models(db, level.id)
+    start = today() + timedelta(days=20)
+    db.add(
+        Qualification(
+            person_id=trainer.id,
+            certificate_model_id=model.id,
+            valid_from=start,
+            valid_until=start + timedelta(days=700),
+        )
+    )
+    db.commit()
+    end = today() + timedelta(days=10)
+    result = check_trainer(db, scheme_level_id=level.id, end_date=end, forprev_number="QUA00006")
+    assert result.failure == (
+        f"Sa qualification « {model.name} » ne commence que le {start:%d/%m/%Y}, après la date "
+        f"de fin de session ({end:%d/%m/%Y})."
+    )
+    assert check_trainer(db, scheme_level_id=level.id, end_date=start, forprev_number="QUA00006").ok
+
+
+def test_the_qualification_valid_at_the_session_end_is_the_one_judged(db):
+    """An old one still valid at the session's end and a renewal starting after it: the
+    check takes the one that covers the end, not the one lasting longest."""
+    level = _level(db, "CATEC", 2)
+    trainer = _trainer(db, "QUA00007")
+    (model,) = qualifying_models(db, level.id)
+    _record(db, trainer, model, until=today() + timedelta(days=40))
+    db.add(
+        Qualification(
+            person_id=trainer.id,
+            certificate_model_id=model.id,
+            valid_from=today() + timedelta(days=41),
+            valid_until=today() + timedelta(days=1000),
+        )
+    )
+    db.commit()
+    end = today() + timedelta(days=30)
+    assert check_trainer(db, scheme_level_id=level.id, end_date=end, forprev_number="QUA00007").ok
+
+
+def test_an_account_never_activated_is_found_and_a_deactivated_one_is_named(db):
+    """An imported trainer (no password yet) runs sessions; a deactivated one is refused
+    with the reason, not as an unknown person."""
+    from app.clock import utcnow
+
+    level = _level(db, "SST", 1)
+    imported = _trainer(db, "QUA00008")
+    imported.password_hash, imported.active = None, False
+    factories.trainer_certificate(db, imported)
+    db.add(imported)
+    db.commit()
+    assert check_trainer(
+        db, scheme_level_id=level.id, end_date=today(), forprev_number="QUA00008"
+    ).ok
+    imported.deactivated_at = utcnow()
+    db.add(imported)
+    db.commit()
+    refused = check_trainer(
+        db, scheme_level_id=level.id, end_date=today(), forprev_number="QUA00008"
+    )
+    assert refused.failure == (
+        "Le compte de Marie DUPONT (QUA00008) a été désactivé : cette personne ne peut pas "
+        "animer de session."
+    )

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import union_all
+from sqlalchemy import and_, case, union_all
 from sqlmodel import Session, select
 
 from app.domain.identifiers import is_forprev_number, normalize_forprev_number
@@ -106,20 +106,32 @@ def qualifying_models(db: Session, scheme_level_id: int) -> list[CertificateMode
     )
 
 
+@dataclass(frozen=True)
+class Held:
+    name: str
+    valid_from: date
+    valid_until: date
+
+
 def held_qualification(
-    db: Session, person_id: int, model_ids: list[int]
-) -> tuple[date, str] | None:
-    """The person's qualification among these models lasting longest: a certificate issued
-    in a Forprev session or one recorded outside (Qualification), as (valid until, name)."""
+    db: Session, person_id: int, model_ids: list[int], on: date | None = None
+) -> Held | None:
+    """The person's qualification among these models: a certificate issued in a Forprev
+    session (valid from the session's end) or one recorded outside (Qualification). The
+    one valid on `on` (the session's end) if any, else the one lasting longest."""
     if not model_ids:
         return None
     issued = (
-        select(Certificate.valid_until, CertificateModel.name)
+        select(
+            CertificateModel.name,
+            Certificate.session_end_date.label("valid_from"),
+            Certificate.valid_until,
+        )
         .join(CertificateModel, CertificateModel.id == Certificate.certificate_model_id)
         .where(Certificate.person_id == person_id, Certificate.certificate_model_id.in_(model_ids))
     )
     recorded = (
-        select(Qualification.valid_until, CertificateModel.name)
+        select(CertificateModel.name, Qualification.valid_from, Qualification.valid_until)
         .join(CertificateModel, CertificateModel.id == Qualification.certificate_model_id)
         .where(
             Qualification.person_id == person_id,
@@ -127,10 +139,14 @@ def held_qualification(
         )
     )
     both = union_all(issued, recorded).subquery()
+    order = [both.c.valid_until.desc()]
+    if on is not None:
+        covers = and_(both.c.valid_from <= on, both.c.valid_until >= on)
+        order.insert(0, case((covers, 0), else_=1))
     row = db.exec(
-        select(both.c.valid_until, both.c.name).order_by(both.c.valid_until.desc()).limit(1)
+        select(both.c.name, both.c.valid_from, both.c.valid_until).order_by(*order).limit(1)
     ).first()
-    return (row[0], row[1]) if row else None
+    return Held(*row) if row else None
 
 
 def _names(models: list[CertificateModel]) -> str:
@@ -155,7 +171,18 @@ def check_trainer(
         first_name=first_name,
         birth_date=birth_date,
     )
-    if person is None or not person.active:
+    if person is not None and person.deactivated_at is not None:
+        result.lines.append(
+            CheckLine(
+                LABELS[0],
+                False,
+                f"Le compte de {person.first_name} {person.last_name} ({person.forprev_number}) "
+                "a été désactivé : cette personne ne peut pas animer de session.",
+            )
+        )
+        return result
+    # an account never activated (imported, waiting for its first password) still exists
+    if person is None:
         how = (
             f"le numéro Forprev {normalize_forprev_number(forprev_number)}"
             if forprev_number
@@ -197,7 +224,7 @@ def check_trainer(
             )
         )
         return result
-    held = held_qualification(db, person.id, [m.id for m in models])
+    held = held_qualification(db, person.id, [m.id for m in models], on=end_date)
     if held is None:
         wanted = (
             f"pas de {_names(models)}"
@@ -212,7 +239,7 @@ def check_trainer(
             )
         )
         return result
-    valid_until, name = held
+    name, valid_until = held.name, held.valid_until
     result.lines.append(
         CheckLine(LABELS[2], True, f"{name}, valable jusqu'au {valid_until:%d/%m/%Y}.")
     )
@@ -220,6 +247,15 @@ def check_trainer(
         result.lines.append(
             CheckLine(
                 LABELS[3], False, "Renseignez d'abord la date de fin de session (onglet Session)."
+            )
+        )
+    elif held.valid_from > end_date:
+        result.lines.append(
+            CheckLine(
+                LABELS[3],
+                False,
+                f"Sa qualification « {name} » ne commence que le {held.valid_from:%d/%m/%Y}, "
+                f"après la date de fin de session ({end_date:%d/%m/%Y}).",
             )
         )
     elif valid_until < end_date:
