@@ -175,11 +175,28 @@ def document_requirements(scheme_level: SchemeLevel, technical: bool) -> list[tu
 
 
 def load_reference(db: Session) -> dict:
-    """Insert or update every reference row; returns counts for the CLI to print."""
+    """Insert the reference rows that are missing; returns counts for the CLI to print.
+    The catalogue is written once, into an empty database: from then on it is the
+    administrators' (a renamed certificate or an emptied qualification list would come
+    back if it were matched by name at every start); migrations bring what a new version
+    adds to a catalogue already there (0009: INRS's models and the qualifications)."""
     for code, name, departments in FUNDS:
         fund = _upsert(db, Fund, {"code": code}, {"name": name})
         for department in departments.split():
             _upsert(db, Department, {"code": department}, {"fund_id": fund.id})
+    if db.exec(select(Scheme.id).limit(1)).first() is None:
+        _load_catalogue(db)
+    help_added = load_help_content(db)
+    return {
+        "caisses": len(FUNDS),
+        "dispositifs": len(SCHEMES),
+        "certificats": len(CERTIFICATE_MODELS) + len(INRS_MODELS),
+        "questions de FAQ ajoutées": help_added["questions"],
+        "manuels ajoutés": help_added["manuels"],
+    }
+
+
+def _load_catalogue(db: Session) -> None:
     levels = {}
     for code, name, scheme_levels, technical in SCHEMES:
         scheme = _upsert(
@@ -232,25 +249,10 @@ def load_reference(db: Session) -> dict:
             {"validity_months": months, "issued_in_sessions": False},
         )
     for (code, level), scheme_level in levels.items():
-        has_any = db.exec(
-            select(LevelQualification.id).where(
-                LevelQualification.scheme_level_id == scheme_level.id
-            )
-        ).first()
-        if has_any is not None:
-            continue  # the administrator's list, even if it differs from the defaults
         for name in default_qualifications(code, level):
             db.add(
                 LevelQualification(
                     scheme_level_id=scheme_level.id, certificate_model_id=models[name].id
                 )
             )
-        db.flush()
-    help_added = load_help_content(db)
-    return {
-        "caisses": len(FUNDS),
-        "dispositifs": len(SCHEMES),
-        "certificats": len(CERTIFICATE_MODELS) + len(INRS_MODELS),
-        "questions de FAQ ajoutées": help_added["questions"],
-        "manuels ajoutés": help_added["manuels"],
-    }
+    db.flush()

@@ -200,3 +200,69 @@ def test_entities_already_there_get_version_1_and_no_return_comment(tmp_path):
         ).scalar()
         assert "fund_id" in sql and "PRIMARY KEY AUTOINCREMENT" in sql
     engine.dispose()
+
+
+def test_a_catalogue_already_there_gets_inrs_models_and_the_qualifications(tmp_path):
+    """0009 completes a catalogue the seed wrote before it (the seed now writes the
+    catalogue only into an empty database): INRS's model on the top level, never issued
+    in a session, and each level's qualifying models as REFERENCE §2 says."""
+    from seeds.reference import CERTIFICATE_MODELS, default_qualifications
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade_database(url, "0008")
+    engine = make_engine(url)
+    levels = {("SST", 1): 1, ("SST", 2): 2, ("SST", 3): 3, ("CATEC", 1): 4, ("CATEC", 2): 5}
+    with engine.begin() as conn:
+        for scheme_id, code in ((1, "SST"), (2, "CATEC")):
+            conn.execute(
+                text(
+                    "INSERT INTO scheme (id, code, name, technical_requirements, active)"
+                    " VALUES (:id, :code, :code, 0, 1)"
+                ),
+                {"id": scheme_id, "code": code},
+            )
+        for (code, level), level_id in levels.items():
+            conn.execute(
+                text(
+                    "INSERT INTO schemelevel (id, scheme_id, level, programme_required,"
+                    " min_trainees, max_trainees, inrs_only) VALUES (:id, :scheme, :level,"
+                    " 1, 1, 15, 0)"
+                ),
+                {"id": level_id, "scheme": 1 if code == "SST" else 2, "level": level},
+            )
+        for code, level, name, months in CERTIFICATE_MODELS:
+            if (code, level) in levels:
+                conn.execute(
+                    text(
+                        "INSERT INTO certificatemodel (scheme_level_id, name, validity_months,"
+                        " active) VALUES (:level, :name, :months, 1)"
+                    ),
+                    {"level": levels[(code, level)], "name": name, "months": months},
+                )
+    upgrade_database(url)
+    with engine.connect() as conn:
+        inrs = conn.execute(
+            text(
+                "SELECT scheme_level_id, validity_months FROM certificatemodel"
+                " WHERE issued_in_sessions = 0"
+            )
+        ).all()
+        qualifying = {
+            level_id: sorted(
+                name
+                for (name,) in conn.execute(
+                    text(
+                        "SELECT m.name FROM levelqualification AS q JOIN certificatemodel AS m"
+                        " ON m.id = q.certificate_model_id WHERE q.scheme_level_id = :level"
+                    ),
+                    {"level": level_id},
+                )
+            )
+            for level_id in levels.values()
+        }
+    engine.dispose()
+    assert [tuple(row) for row in inrs] == [(levels[("CATEC", 2)], 36)]
+    assert qualifying == {
+        level_id: sorted(default_qualifications(code, level))
+        for (code, level), level_id in levels.items()
+    }

@@ -245,3 +245,42 @@ def test_demo_accreditations_to_renew_suspended_and_with_platforms(db):
         select(Accreditation.organization_id, Accreditation.scheme_level_id, Accreditation.sequence)
     ).all()
     assert len(keys) == len(set(keys))
+
+
+def test_the_administrators_catalogue_survives_a_new_start(db):
+    """bin/run loads the reference at every start: a renamed certificate model and an
+    emptied qualification list stay as the administrator left them."""
+    from app.models import CertificateModel, LevelQualification
+
+    model = db.exec(
+        select(CertificateModel).where(CertificateModel.name == "Certificat de formateur ALM")
+    ).one()
+    qualifying = db.exec(
+        select(LevelQualification).where(LevelQualification.certificate_model_id == model.id)
+    ).one()
+    kept = (qualifying.scheme_level_id, qualifying.certificate_model_id)
+    model.name = "Certificat de formateur ALM (2024)"
+    db.add(model)
+    db.delete(qualifying)
+    db.commit()
+    try:
+        load_reference(db)
+        db.commit()
+        names = db.exec(
+            select(CertificateModel.name).where(
+                CertificateModel.scheme_level_id == model.scheme_level_id
+            )
+        ).all()
+        assert "Certificat de formateur ALM" not in names
+        assert "Certificat de formateur ALM (2024)" in names
+        assert (
+            db.exec(
+                select(LevelQualification).where(LevelQualification.scheme_level_id == kept[0])
+            ).all()
+            == []
+        )
+    finally:
+        model.name = "Certificat de formateur ALM"
+        db.add(model)
+        db.add(LevelQualification(scheme_level_id=kept[0], certificate_model_id=kept[1]))
+        db.commit()

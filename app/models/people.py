@@ -64,7 +64,7 @@ class Person(SQLModel, table=True):
     # `person_search_text(…)`, written with every identity (see _fold_search below)
     search_folded: str = ""
     # a duplicate merged into another record: its Forprev number still finds the kept one
-    merged_into_id: int | None = fk("person.id", nullable=True, index=False)
+    merged_into_id: int | None = fk("person.id", nullable=True)
     deactivated_at: datetime | None = None
 
 

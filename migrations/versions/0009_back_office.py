@@ -28,9 +28,7 @@ DateTime = sqlmodel.sql.sqltypes.UTCDateTime
 def upgrade() -> None:
     with op.batch_alter_table("certificatemodel", schema=None, table_kwargs=KEEP_IDS) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "issued_in_sessions", sa.Boolean(), nullable=False, server_default=sa.true()
-            )
+            sa.Column("issued_in_sessions", sa.Boolean(), nullable=False, server_default=sa.true())
         )
     op.create_table(
         "levelqualification",
@@ -73,6 +71,9 @@ def upgrade() -> None:
                 "person",
                 ["merged_into_id"],
                 ["id"],
+            )
+            batch_op.create_index(
+                batch_op.f("ix_person_merged_into_id"), ["merged_into_id"], unique=False
             )
             batch_op.drop_index(batch_op.f("ix_person_last_name"))
             batch_op.create_index(
@@ -164,6 +165,102 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_importrun_created", "importrun", ["created_at"], unique=False)
+    _complete_catalogue()
+
+
+# REFERENCE §2, as 0009 found it: INRS's "formateur de formateurs" models (never issued in
+# a session), on each dispositif's top level
+INRS_MODELS = {
+    "PRAP-IBC": "Certificat de formateur de formateurs PRAP IBC",
+    "PRAP-2S": "Certificat de formateur de formateurs PRAP 2S",
+    "ALM": "Certificat de formateur de formateurs ALM",
+    "APS-ASD": "Certificat de formateur de formateurs APS-ASD",
+    "CATEC": "Certificat de formateur de formateurs CATEC",
+    "ECHAF": "Certificat de formateur de formateurs échafaudage",
+    "AMIANTE-SS4": "Certificat de formateur de formateurs amiante SS4",
+}
+
+
+def _complete_catalogue() -> None:
+    """A catalogue already there (the reference seed writes it only into an empty database)
+    gets INRS's models and, for each dispositif-level without any, the qualifying models
+    of REFERENCE §2: the level-2 session certificates for level 1, above it SST-3's for SST
+    and INRS's model for the others."""
+    conn = op.get_bind()
+    scheme = sa.table("scheme", sa.column("id", sa.Integer), sa.column("code", String))
+    level = sa.table(
+        "schemelevel",
+        sa.column("id", sa.Integer),
+        sa.column("scheme_id", sa.Integer),
+        sa.column("level", sa.Integer),
+    )
+    model = sa.table(
+        "certificatemodel",
+        sa.column("id", sa.Integer),
+        sa.column("scheme_level_id", sa.Integer),
+        sa.column("name", String),
+        sa.column("validity_months", sa.Integer),
+        sa.column("active", sa.Boolean),
+        sa.column("issued_in_sessions", sa.Boolean),
+    )
+    qualification = sa.table(
+        "levelqualification",
+        sa.column("scheme_level_id", sa.Integer),
+        sa.column("certificate_model_id", sa.Integer),
+    )
+    rows = conn.execute(
+        sa.select(scheme.c.code, level.c.id, level.c.level).join(
+            level, level.c.scheme_id == scheme.c.id
+        )
+    ).all()
+    levels = {(code, number): level_id for code, level_id, number in rows}
+    for code, name in INRS_MODELS.items():
+        numbers = [number for c, number in levels if c == code]
+        if not numbers:
+            continue
+        top = levels[(code, max(numbers))]
+        found = conn.execute(
+            sa.select(model.c.id).where(model.c.scheme_level_id == top, model.c.name == name)
+        ).first()
+        if found is None:
+            conn.execute(
+                model.insert().values(
+                    scheme_level_id=top,
+                    name=name,
+                    validity_months=36,
+                    active=True,
+                    issued_in_sessions=False,
+                )
+            )
+    for (code, number), level_id in levels.items():
+        if conn.execute(
+            sa.select(qualification.c.scheme_level_id).where(
+                qualification.c.scheme_level_id == level_id
+            )
+        ).first():
+            continue
+        if number == 1:
+            source, only_sessions = levels.get((code, 2)), True
+        elif code == "SST":
+            source, only_sessions = levels.get(("SST", 3)), True
+        else:
+            source, only_sessions = None, False
+        query = sa.select(model.c.id)
+        if source is not None:
+            query = query.where(model.c.scheme_level_id == source)
+            if only_sessions:
+                query = query.where(model.c.issued_in_sessions == sa.true())
+        elif code in INRS_MODELS:
+            top = levels[(code, max(n for c, n in levels if c == code))]
+            query = query.where(model.c.scheme_level_id == top, model.c.name == INRS_MODELS[code])
+        else:
+            continue
+        for (model_id,) in conn.execute(query).all():
+            conn.execute(
+                qualification.insert().values(
+                    scheme_level_id=level_id, certificate_model_id=model_id
+                )
+            )
 
 
 @contextmanager
@@ -227,10 +324,12 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_qualification_certificate_model_id"), table_name="qualification")
     op.drop_table("qualification")
     op.drop_index("ix_person_search_folded", table_name="person")
-    with _foreign_keys_off(), op.batch_alter_table(
-        "person", schema=None, table_kwargs=KEEP_IDS
-    ) as batch_op:
+    with (
+        _foreign_keys_off(),
+        op.batch_alter_table("person", schema=None, table_kwargs=KEEP_IDS) as batch_op,
+    ):
         batch_op.drop_index("ix_person_name_order")
+        batch_op.drop_index(batch_op.f("ix_person_merged_into_id"))
         batch_op.create_index(batch_op.f("ix_person_last_name"), ["last_name"], unique=False)
         batch_op.drop_constraint(batch_op.f("fk_person_merged_into_id_person"), type_="foreignkey")
         batch_op.drop_column("deactivated_at")
