@@ -483,7 +483,10 @@ def remove_qualification(
 ) -> bool:
     """Remove one qualifying model; returns True when the level has none left (the page
     then warns that no trainer can pass the check). The last one of a level with
-    sessions in progress stays: their trainer check would fail."""
+    sessions in progress stays: their trainer check would fail. The level's row is locked
+    first (PostgreSQL), so two administrators removing its last two qualifications at once
+    count one after the other."""
+    db.exec(select(SchemeLevel.id).where(SchemeLevel.id == level_id).with_for_update()).first()
     row = db.get(LevelQualification, qualification_id)
     if row is None or row.scheme_level_id != level_id:
         raise ConflictError(
