@@ -49,6 +49,7 @@ from app.models import (
     Accreditation,
     AccreditationRequest,
     CertSession,
+    Fund,
     Organization,
     Person,
     RoleGrant,
@@ -131,6 +132,7 @@ def grow_around(
     """What the dashboard, counters, history and messages read, at national size."""
     n = {
         "orgs": max(1, int(20_000 * scale)),
+        "people": max(1, int(450_000 * scale)),
         "requests": max(1, int(60_000 * scale)),
         "messages": max(1, int(10_000 * scale)),
         "receipts": max(1, int(500_000 * scale)),
@@ -161,6 +163,40 @@ def grow_around(
                '67000', 'STRASBOURG', f.ids[1 + i % array_length(f.ids, 1)],
                CASE WHEN i % 20 = 0 THEN 'en_validation' ELSE 'valide' END, false, now(), now()
         FROM generate_series(1, :orgs) AS i, (SELECT array_agg(id ORDER BY id) AS ids FROM fund) AS f
+        """,
+        # "Personnes": 450 000 more people (500 000 with the trainers), common French names
+        # with accents, each gestionnaire of a bench organisation (so an instructor's region
+        # holds its share); their search text folded as person_search_text() folds it
+        """
+        INSERT INTO person (forprev_number, email, last_name, first_name, birth_date, active,
+            auth_version, notify_alerts, notify_notifications, notify_messages, created_at,
+            search_folded)
+        SELECT p.number, p.email, p.last_name, p.first_name, p.born, true, 1, true, true,
+               true, now(),
+               translate(lower(p.last_name || ' ' || p.first_name || ' ' || p.email || ' '
+                               || p.number), 'éèêëàâçîïôûüÿ-', 'eeeeaaciiouuy ')
+        FROM (
+            SELECT 'Q' || chr(65 + (n / 100000) % 26) || chr(65 + (n / 10000) % 10)
+                       || lpad((n % 100000)::text, 5, '0') AS number,
+                   'personne' || n || '@bench-personnes.fr' AS email,
+                   (ARRAY['MARTIN', 'BERNARD', 'LEFÈVRE', 'DUBOIS', 'THOMAS', 'ROBERT',
+                          'RICHARD', 'PETIT', 'DURAND', 'LEROY', 'MOREAU', 'SIMON', 'LAURENT',
+                          'MICHEL', 'GARCIA', 'DAVID', 'BERTRAND', 'ROUX', 'VINCENT', 'FOURNIER',
+                          'GIRARD', 'BONNET', 'DUPONT', 'LAMBERT', 'FONTAINE', 'ROUSSEAU',
+                          'BLANC', 'GUÉRIN', 'MULLER', 'HENRY'])[1 + n % 30]
+                       || '-' || (n / 30) AS last_name,
+                   (ARRAY['Marie', 'Jean', 'Hélène', 'Pierre', 'Anaïs', 'Luc', 'Chloé',
+                          'François', 'Inès', 'Noël'])[1 + (n / 7) % 10] AS first_name,
+                   date '1950-01-01' + (n % 18000) AS born
+            FROM generate_series(1, :people) AS n
+        ) AS p
+        """,
+        """
+        INSERT INTO rolegrant (person_id, role, organization_id, active, created_at)
+        SELECT p.id, 'gestionnaire', o.first + p.id % :orgs, true, now()
+        FROM person AS p,
+             (SELECT min(id) AS first FROM organization WHERE name LIKE 'ORGANISME BENCH %') AS o
+        WHERE p.email LIKE '%@bench-personnes.fr'
         """,
         # "Organismes habilités": half the bench organisations listed, each with an expired
         # accreditation and two valid ones (one in ten suspended today)
@@ -452,6 +488,12 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
         ).one()
 
     catec_request = request_of(marose, RequestPhase.FILE_COMPLETE)
+    sst1_level = db.exec(
+        select(SchemeLevel.id)
+        .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
+        .where(Scheme.code == "SST", SchemeLevel.level == 1)
+    ).one()
+    alsace = db.exec(select(Fund.id).where(Fund.code == "ALSACE-MOSELLE")).one()
     cnh_request = request_of(guy, RequestPhase.CNH)
 
     def accreditation_of(organization_id: int, scheme_code: str) -> int:
@@ -581,6 +623,24 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
         ("CAM00001", "habilitation CATEC, général", f"/habilitations/{catec}/general"),
         ("CAM00001", "habilitation CATEC, technique", f"/habilitations/{catec}/technique"),
         ("KPA12345", "habilitation SST, général", f"/habilitations/{guy_sst}/general"),
+        # the back office: "Personnes" (500 000 people at national size) searched by name,
+        # accents and case aside, by number, by birth date; a person's page; the catalogue,
+        # a level's page; the caisses; the imports
+        ("INR00001", "personnes", "/personnes/"),
+        ("INR00001", "personnes : « martin »", "/personnes/?q=martin"),
+        ("INR00001", "personnes : « lefevre helene »", "/personnes/?q=lefevre+helene"),
+        ("INR00001", "personnes : n° Forprev", "/personnes/?q=STE55501"),
+        ("INR00001", "personnes : date de naissance", "/personnes/?q=17/02/1982"),
+        ("INR00001", "personnes, page 50", "/personnes/?page=50"),
+        ("CAM00001", "personnes (sa région)", "/personnes/"),
+        ("CAM00001", "personnes (sa région) : « martin »", "/personnes/?q=martin"),
+        ("INR00001", "fiche d'une personne", f"/personnes/{people['STE55501'].id}"),
+        ("CAM00001", "fiche d'une personne", f"/personnes/{people['STE55501'].id}"),
+        ("INR00001", "catalogue", "/catalogue/"),
+        ("INR00001", "catalogue : SST 1", f"/catalogue/niveaux/{sst1_level}"),
+        ("INR00001", "caisses", "/caisses/"),
+        ("INR00001", "caisse Alsace-Moselle", f"/caisses/{alsace}"),
+        ("INR00001", "imports", "/import/"),
         # public (the same for anyone, measured logged in), without its Redis cache
         ("KPA12345", "organismes habilités", "/organismes-habilites"),
         (
