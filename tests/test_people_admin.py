@@ -5,30 +5,36 @@ moves, refusals with their message, nothing written by a refused merge)."""
 
 import html as html_lib
 import re
+import threading
 from datetime import date
 
 import pytest
 import redis
 from sqlalchemy import event, func
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from app.clock import utcnow
 from app.domain import people_admin as people
 from app.domain.access import grants_of
+from app.domain.passwords import hash_password
+from app.domain.storage import get_storage
 from app.domain.trainer_check import find_person_by_identity
 from app.models import (
     AuditEvent,
     Certificate,
     CertificateModel,
     CertSession,
+    Delegation,
     Notification,
     OutboxEmail,
     Person,
     Qualification,
     RoleGrant,
+    StoredFile,
 )
 from app.models.people import Role
 from tests import factories
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, is_postgres
 
 COOKIE = "forprev_session"
 
@@ -631,9 +637,280 @@ def test_a_qualification_both_records_hold_is_kept_once(db, w, dup, login_as):
     db.commit()
     client = login_as(w.admin)
     preview = _text(client.get(f"/personnes/{w.helene.id}/fusion?doublon=DUP00001"))
-    assert "Déjà présent dans la fiche gardée" in preview
+    assert "Déjà présent dans les deux fiches" in preview
     assert "Qualifications enregistrées : 1" in preview.split("Déjà présent")[1]
     assert _confirm(client, w.helene.id, "DUP00001").status_code == 302
     db.expire_all()
     assert _counts(db, w.helene.id)["qualifications"] == 1
     assert _counts(db, w.helene.id)["certificates"] == 3
+
+
+# --- what both records hold, what the kept record lacks, merges at the same time ------------
+
+
+@pytest.mark.parametrize(
+    ("kept_revoked", "dup_revoked", "active_after", "outcome"),
+    [
+        (
+            True,
+            False,
+            True,
+            "retirée dans la fiche gardée mais active dans le doublon : elle redevient active",
+        ),
+        (
+            False,
+            True,
+            True,
+            "déjà active dans la fiche gardée : celle du doublon n'est pas reprise",
+        ),
+        (
+            False,
+            False,
+            True,
+            "déjà active dans la fiche gardée : celle du doublon n'est pas reprise",
+        ),
+        (True, True, False, "retirée dans les deux fiches : elle le reste"),
+    ],
+    ids=["kept-revoked", "duplicate-revoked", "both-active", "both-revoked"],
+)
+def test_a_delegation_both_records_hold_stays_active_if_either_is(
+    db, w, dup, login_as, kept_revoked, dup_revoked, active_after, outcome
+):
+    """The kept record's délégation on an habilitation was withdrawn, the duplicate's is
+    active: the délégataire keeps the habilitation."""
+    acc = factories.accreditation(db, factories.organization(db, name="DÉLÉGUANTE"))
+    revoked = utcnow()
+    kept_row = Delegation(
+        person_id=w.helene.id, accreditation_id=acc.id, revoked_at=revoked if kept_revoked else None
+    )
+    db.add(kept_row)
+    db.add(
+        Delegation(
+            person_id=dup.id, accreditation_id=acc.id, revoked_at=revoked if dup_revoked else None
+        )
+    )
+    db.commit()
+    client = login_as(w.admin)
+    preview = _text(client.get(f"/personnes/{w.helene.id}/fusion?doublon=DUP00001"))
+    assert f"Délégations d'habilitation : 1 — {outcome}" in preview.split("Déjà présent")[1]
+    assert _confirm(client, w.helene.id, "DUP00001").status_code == 302
+    db.expire_all()
+    rows = db.exec(select(Delegation).where(Delegation.accreditation_id == acc.id)).all()
+    assert [(r.id, r.person_id) for r in rows] == [(kept_row.id, w.helene.id)]
+    assert (rows[0].revoked_at is None) is active_after
+    merged = db.exec(select(AuditEvent).where(AuditEvent.action == "person.merged")).one()
+    assert merged.data["tenu_par_les_deux"][0]["table"] == "delegation"
+
+
+def _pdf(db, name: str) -> int:
+    return (
+        get_storage()
+        .save(db, name=name, content_type="application/pdf", data=b"%PDF-1.4 " + name.encode())
+        .id
+    )
+
+
+@pytest.mark.parametrize(
+    ("kept", "duplicate", "after", "deleted", "outcome"),
+    [
+        # same end: the kept one stays and takes the duplicate's file
+        (
+            (2029, None),
+            (2029, "D"),
+            (2029, "D"),
+            None,
+            "celle de la fiche gardée reste, avec le fichier du doublon",
+        ),
+        # the duplicate's ends later: it stays, with the kept one's file
+        (
+            (2027, "K"),
+            (2031, None),
+            (2031, "K"),
+            None,
+            "celle du doublon, valable plus longtemps, remplace celle de la fiche gardée, "
+            "avec le fichier de celle-ci",
+        ),
+        # each has its file: the one of the qualification that stays, the other deleted
+        (
+            (2027, "K"),
+            (2031, "D"),
+            (2031, "D"),
+            "K",
+            "celle du doublon, valable plus longtemps, remplace celle de la fiche gardée ; "
+            "l'autre fichier est supprimé",
+        ),
+        (
+            (2031, "K"),
+            (2027, "D"),
+            (2031, "K"),
+            "D",
+            "celle de la fiche gardée reste ; l'autre fichier est supprimé",
+        ),
+        # the other file is used elsewhere (the same file, another person's qualification)
+        ((2031, "K"), (2027, "K"), (2031, "K"), None, "celle de la fiche gardée reste"),
+        ((2031, "K"), (2027, "P"), (2031, "K"), None, "celle de la fiche gardée reste"),
+    ],
+    ids=[
+        "file-taken",
+        "later-end-takes-file",
+        "later-end-file-kept",
+        "kept-later-file-kept",
+        "same-file",
+        "file-used-elsewhere",
+    ],
+)
+def test_a_qualification_both_hold_keeps_the_later_end_and_a_file(
+    db, w, dup, login_as, kept, duplicate, after, deleted, outcome
+):
+    dup_row = db.exec(select(Qualification).where(Qualification.person_id == dup.id)).one()
+    files = {"K": _pdf(db, "k.pdf"), "D": _pdf(db, "d.pdf"), "P": _pdf(db, "p.pdf"), None: None}
+    db.add(
+        Qualification(
+            person_id=w.paul.id,
+            certificate_model_id=dup_row.certificate_model_id,
+            valid_from=dup_row.valid_from,
+            valid_until=date(2030, 1, 1),
+            file_id=files["P"],
+        )
+    )
+    db.add(
+        Qualification(
+            person_id=w.helene.id,
+            certificate_model_id=dup_row.certificate_model_id,
+            valid_from=dup_row.valid_from,
+            valid_until=date(kept[0], 1, 1),
+            file_id=files[kept[1]],
+        )
+    )
+    dup_row.valid_until, dup_row.file_id = date(duplicate[0], 1, 1), files[duplicate[1]]
+    db.add(dup_row)
+    db.commit()
+    model_id = dup_row.certificate_model_id
+    client = login_as(w.admin)
+    preview = _text(client.get(f"/personnes/{w.helene.id}/fusion?doublon=DUP00001"))
+    shared = preview.split("Déjà présent")[1]
+    assert (
+        "Qualifications enregistrées : 1 — la même qualification (même modèle, même début) : "
+        f"{outcome}</li>"
+    ) in shared
+    assert "déjà détenu" not in preview
+    assert _confirm(client, w.helene.id, "DUP00001").status_code == 302
+    db.expire_all()
+    held = db.exec(
+        select(Qualification).where(
+            Qualification.certificate_model_id == model_id,
+            Qualification.person_id.in_([w.helene.id, dup.id]),
+        )
+    ).all()
+    assert [(q.person_id, q.valid_until, q.file_id) for q in held] == [
+        (w.helene.id, date(after[0], 1, 1), files[after[1]])
+    ]
+    for name, file_id in files.items():
+        if file_id is not None:
+            assert (db.get(StoredFile, file_id) is None) is (name == deleted), name
+
+
+def test_what_the_kept_record_lacks_is_taken_from_the_duplicate(app, db, w, dup, login_as):
+    """The kept record was never activated (no password) and has no birth date; the
+    duplicate is a trainer followed by a caisse: after the merge the person logs in with
+    the duplicate's password and the caisse's instructors still follow the trainer."""
+    helene = w.helene
+    helene.password_hash, helene.active, helene.onboarded_at = None, False, None
+    helene.birth_date = None
+    dup.password_hash = hash_password("Autre-mot-de-passe-2")
+    dup.trainer_fund_id = w.cramif.id
+    dup.notify_messages = False
+    db.add_all([helene, dup])
+    db.commit()
+    onboarded = dup.onboarded_at
+    client = login_as(w.admin)
+    preview = _text(client.get(f"/personnes/{helene.id}/fusion?doublon=DUP00001"))
+    taken = preview.split("Repris du doublon")[1].split("</ul>")[0]
+    assert "Date de naissance : 12/03/1980" in taken
+    assert f"Caisse qui suit le formateur : {w.cramif.name}" in taken
+    assert "Mot de passe : celui du doublon" in taken
+    assert _confirm(client, helene.id, "DUP00001").status_code == 302
+    db.expire_all()
+    kept = db.get(Person, helene.id)
+    assert kept.birth_date == date(1980, 3, 12) and kept.trainer_fund_id == w.cramif.id
+    assert kept.active and kept.deactivated_at is None and kept.onboarded_at == onboarded
+    assert kept.notify_messages is False
+    merged = db.exec(select(AuditEvent).where(AuditEvent.action == "person.merged")).one()
+    assert merged.data["repris_du_doublon"] == {
+        "date_de_naissance": "1980-03-12",
+        "caisse_du_formateur": w.cramif.id,
+        "mot_de_passe": "repris",
+        "première_connexion": onboarded.isoformat(),
+    }
+    assert "Autre-mot-de-passe" not in str(merged.data) and kept.password_hash not in str(
+        merged.data
+    )
+    # the person logs in with the duplicate's password, by the kept record's address
+    status, _page = _login_page(app, "helene.lefevre@exemple.fr", "Autre-mot-de-passe-2")
+    assert status == 302
+
+
+def test_a_deactivated_kept_record_takes_the_password_but_stays_deactivated(app, db, w, dup):
+    helene = w.helene
+    helene.password_hash, helene.active, helene.deactivated_at = None, False, utcnow()
+    db.add(helene)
+    db.commit()
+    with app.test_request_context():
+        people.merge(db, grants_of(db, w.admin.id)[0], helene, dup, {})
+        db.commit()
+    db.expire_all()
+    kept = db.get(Person, helene.id)
+    assert kept.password_hash == db.get(Person, dup.id).password_hash is not None
+    assert kept.active is False and kept.deactivated_at is not None
+
+
+def test_what_the_kept_record_has_is_never_overwritten(db, w, dup, login_as):
+    helene = w.helene
+    helene.trainer_fund_id = w.alsace.id
+    dup.trainer_fund_id, dup.birth_date = w.cramif.id, date(1981, 4, 1)
+    dup.password_hash = hash_password("Autre-mot-de-passe-2")
+    db.add_all([helene, dup])
+    db.commit()
+    before = (helene.password_hash, helene.onboarded_at, helene.notify_messages)
+    client = login_as(w.admin)
+    preview = _text(client.get(f"/personnes/{helene.id}/fusion?doublon=DUP00001"))
+    assert "Repris du doublon" not in preview
+    assert _confirm(client, helene.id, "DUP00001").status_code == 302
+    db.expire_all()
+    kept = db.get(Person, helene.id)
+    assert kept.birth_date == date(1980, 3, 12) and kept.trainer_fund_id == w.alsace.id
+    assert (kept.password_hash, kept.onboarded_at, kept.notify_messages) == before
+    merged = db.exec(select(AuditEvent).where(AuditEvent.action == "person.merged")).one()
+    assert merged.data["repris_du_doublon"] == {}
+
+
+@pytest.mark.skipif(not is_postgres(), reason="SQLite runs one write at a time")
+def test_crossed_merges_at_the_same_time_leave_one_record_on_postgresql(app, db, w, dup, login_as):
+    """One administrator merges Hélène into her duplicate while another merges the
+    duplicate into Hélène: the second waits for the first's lock on the two records, then
+    is refused; one record stays."""
+    client = login_as(w.admin)
+    token = csrf_token(client, f"/personnes/{w.helene.id}/fusion")
+    answer = {}
+    with Session(app.extensions["forprev_engine"]) as other, app.test_request_context():
+        role = grants_of(other, w.admin.id)[0]
+        people.merge(other, role, other.get(Person, dup.id), other.get(Person, w.helene.id), {})
+        thread = threading.Thread(
+            target=lambda: answer.update(
+                r=client.post(
+                    f"/personnes/{w.helene.id}/fusion",
+                    data={"csrf_token": token, "duplicate_number": "DUP00001"},
+                )
+            )
+        )
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive()  # waiting on the records the other merge holds
+        other.commit()
+    thread.join(timeout=20)
+    assert answer["r"].status_code == 422
+    assert people.MERGED in _text(answer["r"])
+    db.expire_all()
+    assert db.get(Person, w.helene.id).merged_into_id == dup.id
+    assert db.get(Person, dup.id).merged_into_id is None and db.get(Person, dup.id).active
+    assert db.exec(select(func.count()).where(AuditEvent.action == "person.merged")).one() == 1

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from flask import current_app
 from sqlalchemy import UniqueConstraint, delete, exists, func, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, select
@@ -22,11 +23,13 @@ from app.domain.audit import record_event
 from app.domain.errors import ConflictError, DomainError
 from app.domain.identifiers import is_forprev_number, normalize_forprev_number
 from app.domain.mail import queue_email
+from app.domain.storage import get_storage
 from app.models import (
     AccountToken,
     Certificate,
     CertificateModel,
     CertSession,
+    Delegation,
     Fund,
     Organization,
     Person,
@@ -238,6 +241,7 @@ def person_page(db: Session, person: Person) -> PersonPage:
         .order_by(CertSession.updated_at.desc(), CertSession.id.desc())
         .limit(PAGE_LIMIT)
     ).all()
+    # an equality on merged_into_id: its index answers it, whatever the number of people
     merged_from = db.exec(
         select(Person).where(Person.merged_into_id == person.id).order_by(Person.id).limit(50)
     ).all()
@@ -492,10 +496,12 @@ class MergePreview:
     kept: Person
     duplicate: Person
     moves: list[tuple[str, int]]  # what moves to the kept person, counted
-    dropped: list[tuple[str, int]]  # what the kept person already has (the duplicate's goes)
+    # what both hold (the same unique key): (label, what happens, how many)
+    dropped: list[tuple[str, str, int]]
     grants_moved: list[GrantLine]
     grants_same: list[GrantLine]  # a role without entity both hold: one is enough
     conflicts: list[GrantConflict]
+    taken: list["TakenField"] = field(default_factory=list)  # what the kept record lacks
 
 
 def _grant_key(grant: RoleGrant):
@@ -525,6 +531,238 @@ def _grant_plan(db: Session, kept: Person, duplicate: Person):
         else:
             conflicts.append((grant, match, GrantConflict(kept_lines[match.id], line)))
     return moved, same, conflicts
+
+
+# --- what both records hold: one row of the two stays --------------------------------------
+
+SAME_ROW = "déjà présent dans la fiche gardée : la copie du doublon n'est pas reprise"
+DELEGATION_ACTIVE = "déjà active dans la fiche gardée : celle du doublon n'est pas reprise"
+DELEGATION_REACTIVATED = (
+    "retirée dans la fiche gardée mais active dans le doublon : elle redevient active"
+)
+DELEGATION_BOTH_REVOKED = "retirée dans les deux fiches : elle le reste"
+SAME_QUALIFICATION = "la même qualification (même modèle, même début) : "
+
+
+@dataclass(frozen=True)
+class SharedRow:
+    """A row of each record on the same unique key (a délégation on the same habilitation,
+    a qualification of the same model from the same day): `stays` is kept with what it
+    `takes` from the other, `goes` is deleted, and with it `drop_file_id` when no other
+    row uses that file. `outcome` is what the preview says."""
+
+    table: str
+    stays: SQLModel
+    goes: SQLModel
+    takes: dict
+    outcome: str
+    drop_file_id: int | None = None
+
+    def as_data(self) -> dict:
+        return {
+            "table": self.table,
+            "gardée": self.stays.id,
+            "supprimée": self.goes.id,
+            "reprend": {k: _plain(v) for k, v in self.takes.items()},
+            "fichier_supprimé": self.drop_file_id,
+        }
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def _shared_delegations(db: Session, kept: Person, duplicate: Person) -> list[SharedRow]:
+    """The kept record's délégation stays; withdrawn while the duplicate's is active, it
+    is active again (the délégataire keeps the habilitation)."""
+    theirs = aliased(Delegation)
+    pairs = db.exec(
+        select(Delegation, theirs)
+        .join(
+            theirs,
+            (theirs.accreditation_id == Delegation.accreditation_id)
+            & (theirs.person_id == duplicate.id),
+        )
+        .where(Delegation.person_id == kept.id)
+        .order_by(Delegation.id)
+    ).all()
+    shared = []
+    for mine, other in pairs:
+        takes, outcome = {}, DELEGATION_ACTIVE
+        if mine.revoked_at is not None:
+            if other.revoked_at is None:
+                takes = {"revoked_at": None, "created_at": other.created_at}
+                outcome = DELEGATION_REACTIVATED
+            else:
+                outcome = DELEGATION_BOTH_REVOKED
+        shared.append(SharedRow("delegation", mine, other, takes, outcome))
+    return shared
+
+
+def _file_used(db: Session, file_id: int, *, besides: Qualification) -> bool:
+    """Whether a row other than `besides` points at this stored file."""
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name == "storedfilechunk":
+            continue
+        for column in table.columns:
+            if any(fk.column.table.name == "storedfile" for fk in column.foreign_keys):
+                query = select(func.count()).select_from(table).where(column == file_id)
+                if table.name == "qualification":
+                    query = query.where(table.c.id != besides.id)
+                if db.exec(query).one():
+                    return True
+    return False
+
+
+def _shared_qualifications(db: Session, kept: Person, duplicate: Person) -> list[SharedRow]:
+    """The qualification valid the longer stays (the kept record's if they end the same
+    day), with the other's file if it has none; the other's file, not kept, is deleted
+    unless something else uses it."""
+    theirs = aliased(Qualification)
+    pairs = db.exec(
+        select(Qualification, theirs)
+        .join(
+            theirs,
+            (theirs.certificate_model_id == Qualification.certificate_model_id)
+            & (theirs.valid_from == Qualification.valid_from)
+            & (theirs.person_id == duplicate.id),
+        )
+        .where(Qualification.person_id == kept.id)
+        .order_by(Qualification.id)
+    ).all()
+    shared = []
+    for mine, other in pairs:
+        if other.valid_until > mine.valid_until:
+            stays, goes = other, mine
+            outcome = "celle du doublon, valable plus longtemps, remplace celle de la fiche gardée"
+            file_from = "de celle-ci"
+        else:
+            stays, goes = mine, other
+            outcome = "celle de la fiche gardée reste"
+            file_from = "du doublon"
+        takes, drop_file_id = {}, None
+        if goes.file_id is not None and goes.file_id != stays.file_id:
+            if stays.file_id is None:
+                takes = {"file_id": goes.file_id}
+                outcome += f", avec le fichier {file_from}"
+            elif not _file_used(db, goes.file_id, besides=goes):
+                drop_file_id = goes.file_id
+                outcome += " ; l'autre fichier est supprimé"
+        shared.append(
+            SharedRow(
+                "qualification", stays, goes, takes, SAME_QUALIFICATION + outcome, drop_file_id
+            )
+        )
+    return shared
+
+
+# tables where which of the two rows stays depends on them; elsewhere the kept one's stays
+SHARED_RULES = {"delegation": _shared_delegations, "qualification": _shared_qualifications}
+
+
+def _shared_rows(db: Session, kept: Person, duplicate: Person) -> list[SharedRow]:
+    return [row for rule in SHARED_RULES.values() for row in rule(db, kept, duplicate)]
+
+
+def _settle_shared(db: Session, shared: list[SharedRow]) -> None:
+    """Each pair becomes one row before the rest moves: the duplicate's that stays then
+    moves like any other, nothing of it collides any more."""
+    for row in shared:
+        for name, value in row.takes.items():
+            setattr(row.stays, name, value)
+        db.add(row.stays)
+        db.delete(row.goes)
+        db.flush()
+        if row.drop_file_id is not None:
+            get_storage(current_app.config["STORAGE"]).delete(db, row.drop_file_id)
+
+
+# --- what the kept record lacks -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TakenField:
+    """A value of the duplicate's record the kept one lacks: it is taken over, never
+    written over a value the kept record has."""
+
+    label: str  # as the preview says it
+    shown: str
+    values: dict  # the Person columns it sets
+    audit_key: str
+    audit_value: object
+
+
+def _taken_fields(db: Session, kept: Person, duplicate: Person) -> list[TakenField]:
+    taken = []
+    if kept.birth_date is None and duplicate.birth_date is not None:
+        day = duplicate.birth_date
+        taken.append(
+            TakenField(
+                "Date de naissance",
+                day.strftime("%d/%m/%Y"),
+                {"birth_date": day},
+                "date_de_naissance",
+                day.isoformat(),
+            )
+        )
+    if kept.trainer_fund_id is None and duplicate.trainer_fund_id is not None:
+        fund = db.get(Fund, duplicate.trainer_fund_id)
+        taken.append(
+            TakenField(
+                "Caisse qui suit le formateur",
+                fund.name,
+                {"trainer_fund_id": fund.id},
+                "caisse_du_formateur",
+                fund.id,
+            )
+        )
+    if kept.password_hash is None and duplicate.password_hash is not None:
+        # the kept record never had its password: without the duplicate's, the person
+        # could no longer log in at all; an account deactivated stays so
+        active = kept.deactivated_at is None
+        shown = "celui du doublon, avec lequel la personne se connectera"
+        if not active:
+            shown += " (le compte gardé reste désactivé)"
+        taken.append(
+            TakenField(
+                "Mot de passe",
+                shown,
+                {"password_hash": duplicate.password_hash, "active": active},
+                "mot_de_passe",
+                "repris",
+            )
+        )
+    if kept.onboarded_at is None and duplicate.onboarded_at is not None:
+        # the kept record's notification choices were never made (the first login makes
+        # them): the duplicate's come with its first login
+        taken.append(
+            TakenField(
+                "Première connexion et choix de notification",
+                "ceux du doublon",
+                {
+                    "onboarded_at": duplicate.onboarded_at,
+                    "notify_alerts": duplicate.notify_alerts,
+                    "notify_notifications": duplicate.notify_notifications,
+                    "notify_messages": duplicate.notify_messages,
+                },
+                "première_connexion",
+                duplicate.onboarded_at.isoformat(),
+            )
+        )
+    return taken
+
+
+def _lock_pair(db: Session, kept: Person, duplicate: Person) -> None:
+    """Both records locked, in id order (two merges of the same two records wait for each
+    other instead of deadlocking) and read again: a merge committed meanwhile is seen.
+    SQLite writes one transaction at a time: FOR UPDATE is not needed there (nor sent)."""
+    for person_id in sorted((kept.id, duplicate.id)):
+        db.exec(
+            select(Person)
+            .where(Person.id == person_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
 
 
 def find_duplicate(db: Session, kept: Person, number: str, actor_id: int | None = None) -> Person:
@@ -564,7 +802,7 @@ def merge_preview(db: Session, kept: Person, duplicate: Person) -> MergePreview:
     """What merging `duplicate` into `kept` would move, counted: one count per column."""
     moves, dropped = [], []
     for table, column in _moving_links():
-        label = MOVED_LABELS.get((table.name, column.name), f"{table.name}.{column.name}")
+        label = _label(table, column)
         of_duplicate = column == duplicate.id
         total = db.exec(select(func.count()).select_from(table).where(of_duplicate)).one()
         if not total:
@@ -578,8 +816,14 @@ def merge_preview(db: Session, kept: Person, duplicate: Person) -> MergePreview:
             ).one()
         if total - same:
             moves.append((label, total - same))
-        if same:
-            dropped.append((label, same))
+        if same and table.name not in SHARED_RULES:
+            dropped.append((label, SAME_ROW, same))
+    # what happens to each row both hold where it matters which stays, counted by outcome
+    outcomes: dict[tuple[str, str], int] = {}
+    for row in _shared_rows(db, kept, duplicate):
+        key = (MOVED_LABELS[(row.table, "person_id")], row.outcome)
+        outcomes[key] = outcomes.get(key, 0) + 1
+    dropped += [(label, outcome, count) for (label, outcome), count in outcomes.items()]
     moved, same, conflicts = _grant_plan(db, kept, duplicate)
     return MergePreview(
         kept=kept,
@@ -589,7 +833,12 @@ def merge_preview(db: Session, kept: Person, duplicate: Person) -> MergePreview:
         grants_moved=[line for _grant, line in moved],
         grants_same=[line for _grant, _match, line in same],
         conflicts=[conflict for _grant, _match, conflict in conflicts],
+        taken=_taken_fields(db, kept, duplicate),
     )
+
+
+def _label(table, column) -> str:
+    return MOVED_LABELS.get((table.name, column.name), f"{table.name}.{column.name}")
 
 
 KEEP_KEPT, KEEP_DUPLICATE = "garde", "doublon"
@@ -607,8 +856,12 @@ def merge(
     or caisse, `choices` (the duplicate grant's id → KEEP_KEPT or KEEP_DUPLICATE) says
     which grant stays. The duplicate is deactivated, frees its e-mail address and keeps
     its Forprev number, which then finds the kept person. Everything is checked before
-    anything is written; the caller commits once. Returns what moved, counted."""
-    # the same refusals as the preview
+    anything is written; the caller commits once. Returns what moved, counted.
+
+    Both records are locked first: merges of the same two records at the same time (B into
+    A and A into B) run one after the other, and the second is refused."""
+    _lock_pair(db, kept, duplicate)
+    # the same refusals as the preview, on the records as they are once locked
     find_duplicate(db, kept, duplicate.forprev_number, role.person_id)
     moved, same, conflicts = _grant_plan(db, kept, duplicate)
     for _grant, _match, conflict in conflicts:
@@ -638,6 +891,17 @@ def merge(
     counts["Rôles"] = len(moved)
     db.flush()
 
+    # what the kept record lacks, taken before the duplicate is changed below
+    taken = _taken_fields(db, kept, duplicate)
+    for item in taken:
+        for name, value in item.values.items():
+            setattr(kept, name, value)
+    db.add(kept)
+    db.flush()
+    shared = _shared_rows(db, kept, duplicate)
+    shared_data = [row.as_data() for row in shared]  # read before its rows go
+    _settle_shared(db, shared)
+
     for table, column in _moving_links():
         of_duplicate = column == duplicate.id
         for partners in _unique_partners(table, column):
@@ -646,7 +910,7 @@ def merge(
             )
         result = db.exec(update(table).where(of_duplicate).values({column.name: kept.id}))
         if result.rowcount:
-            label = MOVED_LABELS.get((table.name, column.name), f"{table.name}.{column.name}")
+            label = _label(table, column)
             counts[label] = counts.get(label, 0) + result.rowcount
     _close_links(db, duplicate.id)
     db.expire_all()  # rows moved behind the ORM's back: read again what is used next
@@ -664,6 +928,8 @@ def merge(
         "gardée": {"id": kept.id, "numéro": kept.forprev_number},
         "doublon": {"id": duplicate.id, "numéro": duplicate.forprev_number, "e-mail": old_email},
         "repris": counts,
+        "repris_du_doublon": {item.audit_key: item.audit_value for item in taken},
+        "tenu_par_les_deux": shared_data,
         "choix_des_rôles": {str(k): v for k, v in sorted(choices.items())},
     }
     record_event(
