@@ -255,13 +255,27 @@ def import_file(kind, path, dry_run, refusals_path):
             stored = runner.store_import_file(
                 db, path.name, iter(lambda: source.read(CHUNK_SIZE), b"")
             )
-        run = runner.create_run(db, kind=kind, file_id=stored.id, dry_run=dry_run, actor_id=None)
+        # no RQ job: the screen and the scheduler's sweep leave it alone while this runs it
+        run = runner.create_run(
+            db, kind=kind, file_id=stored.id, dry_run=dry_run, actor_id=None, command=True
+        )
         db.commit()
+        run_id = run.id
         bar = _ImportBar("Essai" if dry_run else "Import")
+        row = runner.RowProgress(current_app.extensions["forprev_engine"], run_id)
+
+        def progress(done: int, total: int) -> None:
+            bar(done, total)
+            row(done, total)  # the run's page shows it too (PostgreSQL)
+
         try:
-            run = runner.run_import(db, run.id, progress=bar)
+            with runner.command_alive(run_id):
+                run = runner.run_import(db, run_id, progress=progress)
         except runner.ImportFailed as exc:
             raise CommandError(exc.message) from None
+        except KeyboardInterrupt:
+            runner.stop_command_run(db, run_id)
+            raise CommandError(f"import n° {run_id} interrompu : rien n'a été écrit.") from None
         finally:
             bar.close()
         if run.status != runner.FINISHED:

@@ -178,6 +178,14 @@ SETTINGS = [
         "Largest file a user may send, in MB (a larger request is refused before it is read).",
     ),
     Setting(
+        "FORPREV_IMPORT_MAX_MB",
+        "IMPORT_MAX_MB",
+        200,
+        int,
+        "Largest CSV file the Import screen takes, in MB (a larger request is refused "
+        "before it is read; `flask import` reads a file of any size).",
+    ),
+    Setting(
         "FORPREV_PUBLIC_LIST_CACHE_SECONDS",
         "PUBLIC_LIST_CACHE_SECONDS",
         60,

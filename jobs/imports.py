@@ -7,17 +7,20 @@ connection write while the import's transaction is open (PostgreSQL), into the r
 
 A run whose job died is not left "en cours": the screen that polls it, and the
 scheduler's sweep (`recover_stopped`), fail it with a message saying nothing was written
-and offering to start it again.
+and offering to start it again. A run of `flask import` has no job: it is failed only
+once its command no longer runs it (runner.command_gone).
 """
 
-import time
-
 from rq import Queue, get_current_job
-from sqlalchemy import update
 from sqlmodel import Session
 
-from app.domain.importing.runner import run_import, settle_stopped, stuck_runs
-from app.models import ImportRun
+from app.domain.importing.runner import (
+    RowProgress,
+    command_gone,
+    run_import,
+    settle_stopped,
+    stuck_runs,
+)
 from jobs import recovery
 from jobs.context import job_db
 
@@ -26,26 +29,14 @@ class _Progress:
     """Progress to the job's meta at once, to the run's row at most once a second."""
 
     def __init__(self, engine, run_id: int):
-        self.engine, self.run_id = engine, run_id
         self.job = get_current_job()
-        # SQLite lets one connection write at a time: the import's transaction holds it
-        self.to_row = engine.dialect.name != "sqlite"
-        self._last = 0.0
+        self.row = RowProgress(engine, run_id)
 
     def __call__(self, done: int, total: int) -> None:
         if self.job is not None:
             self.job.meta.update(done=done, total=total)
             self.job.save_meta()
-        now = time.monotonic()
-        if self.to_row and now - self._last >= 1:
-            self._last = now
-            with Session(self.engine) as side:
-                side.exec(
-                    update(ImportRun)
-                    .where(ImportRun.id == self.run_id, ImportRun.status == "en_cours")
-                    .values(done=done, total=total)
-                )
-                side.commit()
+        self.row(done, total)
 
 
 def run_import_job(run_id: int) -> dict:
@@ -65,12 +56,19 @@ def run_import_job(run_id: int) -> dict:
 
 
 def recover_stopped(db: Session, queue: Queue) -> list[int]:
-    """The scheduler's sweep: runs waiting or running whose job is no longer on its way
-    are failed (nothing of them was written). Returns their ids."""
+    """The scheduler's sweep: runs waiting or running whose job is no longer on its way,
+    or whose `flask import` no longer runs them (no RQ job: job_id None), are failed
+    (nothing of them was written). Returns their ids."""
     settled = [
         run.id
         for run in stuck_runs(db)
-        if settle_stopped(db, run, recovery.on_its_way(queue, run.job_id))
+        if settle_stopped(
+            db,
+            run,
+            not command_gone(db, run)
+            if run.job_id is None
+            else recovery.on_its_way(queue, run.job_id),
+        )
     ]
     db.commit()
     return settled

@@ -3,6 +3,7 @@ whose counts are the real run's, the idempotent second run, the refused lines (o
 and as a CSV), every bad input of issue 14, the whole file rolled back on a failure, the
 RQ job with its progress, a run whose job died, and `flask import` from the shell."""
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -336,9 +337,9 @@ def test_a_file_over_the_size_cap_is_refused_before_it_is_read(app, client, logi
     token = csrf_token(client, "/import/")
 
     class Huge(io.RawIOBase):
-        """200 MB that are never made: it counts what is read of it."""
+        """300 MB that are never made: it counts what is read of it."""
 
-        size, position, read_bytes = 200 * 1024 * 1024, 0, 0
+        size, position, read_bytes = 300 * 1024 * 1024, 0, 0
 
         def readable(self):
             return True
@@ -368,9 +369,11 @@ def test_a_file_over_the_size_cap_is_refused_before_it_is_read(app, client, logi
     )
     assert response.status_code == 413
     html = unescape(response.get_data(as_text=True))
-    assert "Le fichier dépasse la taille autorisée (10 Mo)" in html
-    assert 'id="fichier-erreur"' in html, "the message is next to the file field"
-    assert Huge.read_bytes < 1024 * 1024, "the 200 MB were not read"
+    error = html.split('id="fichier-erreur"', 1)[1].split("</p>", 1)[0]
+    assert "Le fichier dépasse la taille autorisée pour un import (200 Mo)" in error
+    assert "Découpez-le en plusieurs fichiers CSV" in error and "flask import" in error
+    assert "PDF" not in error
+    assert Huge.read_bytes < 1024 * 1024, "the 300 MB were not read"
     assert _count(db, StoredFile) == 0
 
 
@@ -502,6 +505,15 @@ def test_flask_import_from_the_shell(app, db, database_url):
         refused = run_flask("import", "entites", str(broken), env=env)
         assert refused.returncode == 1
         assert "colonnes manquantes : type, siret, nda" in refused.stderr
+        old_mac = Path(folder) / "retours-chariot.csv"
+        old_mac.write_bytes(ENTITES.replace("\n", "\r").encode())
+        read = run_flask("import", "entites", str(old_mac), "--essai", env=env)
+        assert read.returncode == 2 and "Traceback" not in read.stderr, read.stderr
+        assert "0 seraient créées, 0 seraient modifiées, 2 inchangées, 3 refusées." in read.stdout
+    runs = db.exec(select(ImportRun)).all()
+    assert {(run.job_id, run.status) for run in runs} == {(None, "termine")}, (
+        "a command-line run has no RQ job to look for"
+    )
 
 
 def test_a_few_thousand_lines_run_by_the_worker_with_their_progress(
@@ -552,3 +564,217 @@ def test_the_scheduler_sweep_fails_the_runs_whose_job_died(app, db, redis_url):
     _work(app, redis_url)
     db.expire_all()
     assert db.get(ImportRun, queued.id).status == "termine"
+
+
+# --- the review's defects ----------------------------------------------------------------
+
+
+def test_a_line_without_code_never_takes_a_code_the_file_gives_to_a_later_line(app, db):
+    siret_c, siret_d = siret("3330000000003"), siret("6660000000006")
+    text = (
+        "code;raison_sociale;type;siret;nda;adresse;code_postal;ville\n"
+        f";NOUVELLE;entreprise;{siret_c};;9 rue Neuve;67000;Strasbourg\n"
+        f"00001;FORMATION ALPHA;organisme_formation;{SIRET_A};42670000167;1 rue;67000;Strasbourg\n"
+        f";AUTRE;entreprise;{siret_d};;8 rue;67000;Strasbourg\n"
+        f";AUTRE BIS;entreprise;{siret_d};;8 rue;67000;Strasbourg\n"
+        f";ALPHA SANS CODE;entreprise;{SIRET_A};;1 rue;67000;Strasbourg\n"
+        "00000003;MAUVAIS CODE;entreprise;12345678901234;;1 rue;67000;Strasbourg\n"
+    )
+    dry = _run(app, db, "entites", text, dry_run=True)
+    first = _run(app, db, "entites", text)
+    assert _counts(first) == ("termine", 3, 0, 0, 3)
+    assert _counts(dry)[1:] == _counts(first)[1:], "the essai's counts are the real run's"
+    codes = dict(db.exec(select(Organization.name, Organization.code)).all())
+    assert codes == {"NOUVELLE": "00002", "FORMATION ALPHA": "00001", "AUTRE": "00003"}
+    reasons = _reasons(app, db, first)
+    assert reasons[5] == f"SIRET en double dans le fichier : déjà celui de la ligne 4 ({siret_d})"
+    assert reasons[6] == (
+        f"le SIRET {SIRET_A} est celui de la ligne 3, code 00001 : mettez ce code sur la ligne"
+    )
+    again = _run(app, db, "entites", text)
+    assert _counts(again) == ("termine", 0, 0, 3, 3), "the second run changes nothing"
+    assert _count(db, Organization) == 3
+
+
+def _stored_run(app, db, status="en_cours", age=timedelta(minutes=5), **how) -> ImportRun:
+    with app.app_context():
+        stored = runner.store_import_file(db, "x.csv", [ENTITES.encode()])
+        run = runner.create_run(
+            db, kind="entites", file_id=stored.id, dry_run=False, actor_id=None, **how
+        )
+    run.status, run.created_at = status, utcnow() - age
+    db.add(run)
+    db.commit()
+    return run
+
+
+def test_a_command_line_run_is_not_failed_while_its_command_runs(
+    app, db, client, login_as, admin, redis_url
+):
+    from jobs.imports import recover_stopped
+    from tests.conftest import is_postgres
+
+    run = _stored_run(app, db, command=True)
+    assert run.job_id is None, "no RQ job to look for"
+    login_as(admin)
+    with app.app_context(), runner.command_alive(run.id):
+        response = client.get(f"/import/{run.id}/progression")
+        assert response.status_code == 200, "still polled"
+        html = unescape(response.get_data(as_text=True))
+        assert "Lancé par la commande flask import" in html
+        assert "Le traitement s'est arrêté" not in html
+        assert recover_stopped(db, get_queue(redis_url)) == []
+        retry = client.post(
+            f"/import/{run.id}/relancer",
+            data={"csrf_token": csrf_token(client, f"/import/{run.id}")},
+        )
+        assert retry.status_code == 409, "no second import beside it"
+    db.expire_all()
+    assert db.get(ImportRun, run.id).status == "en_cours"
+    assert _count(db, ImportRun) == 1
+    if not is_postgres():  # no lock to tell: a command-line run is given hours
+        assert "marqué échoué 6 heures après son lancement" in html
+        run.created_at = utcnow() - timedelta(hours=7)
+        db.add(run)
+        db.commit()
+    # its command ended without finishing it
+    with app.app_context():
+        assert recover_stopped(db, get_queue(redis_url)) == [run.id]
+    db.expire_all()
+    stopped = db.get(ImportRun, run.id)
+    assert (
+        stopped.status == "echoue" and "La commande « flask import » s'est arrêtée" in stopped.error
+    )
+
+
+def test_relancer_or_lancer_l_import_reel_twice_starts_one_run(
+    app, db, client, login_as, admin, monkeypatch
+):
+    import threading
+
+    from sqlmodel import Session
+
+    failed = _stored_run(app, db, status="echoue")
+    login_as(admin)
+    token = csrf_token(client, f"/import/{failed.id}")
+    for _click in range(2):
+        client.post(f"/import/{failed.id}/relancer", data={"csrf_token": token})
+    assert _count(db, ImportRun) == 2, "the second click starts nothing"
+
+    dry = _run(app, db, "personnes", PERSONNES, dry_run=True)
+    dry_id, file_id = dry.id, dry.file_id  # the threads share no session
+    create_run = runner.create_run
+    barrier = threading.Barrier(2, timeout=2)
+
+    def meets_the_other_click(*args, **kwargs):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()  # both clicks past their checks at once, if they can be
+        return create_run(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "create_run", meets_the_other_click)
+    outcomes = []
+
+    def click():
+        with app.app_context(), Session(app.extensions["forprev_engine"]) as session:
+            try:
+                runner.real_run_of(session, session.get(ImportRun, dry_id), None)
+                session.commit()
+                outcomes.append("lancé")
+            except runner.DomainError as exc:
+                session.rollback()
+                outcomes.append(exc.message)
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    real = db.exec(
+        select(ImportRun).where(ImportRun.file_id == file_id, ImportRun.dry_run.is_(False))
+    ).all()
+    assert len(outcomes) == 2 and len(real) == 1, outcomes
+    assert sorted(outcomes)[0].startswith("L'import réel de ce fichier a déjà été lancé")
+
+
+def test_a_file_with_carriage_returns_only_is_read(app, db, client, login_as, admin):
+    data = PERSONNES.replace("\n", "\r").encode()
+    login_as(admin)
+    response = _upload(client, "personnes", data)
+    assert response.status_code == 303
+    run = _run(app, db, "personnes", data)
+    assert _counts(run) == ("termine", 2, 0, 0, 3)
+    assert run.total == 5, "the progress bar counts its lines"
+    assert _reasons(app, db, run)[3] == "date impossible : 31/02/1985"
+    mixed = (
+        b"numero_forprev;nom;prenom;date_naissance;email\r"
+        b"ABC12345;Dupont;Marie;14/07/1980;marie.dupont@exemple.fr\r\n"
+        b"ABG12345;Blanc;Jean;01/01/1970;jean@exemple.fr\n"
+    )
+    assert _counts(_run(app, db, "personnes", mixed)) == ("termine", 1, 0, 1, 0)
+
+
+def test_a_field_too_long_or_a_quote_never_closed_refuses_its_line_alone(app, db):
+    long_name = "x" * 200_000
+    text = (
+        "numero_forprev;nom;prenom;date_naissance;email\n"
+        "ABC12345;Dupont;Marie;14/07/1980;marie.dupont@exemple.fr\n"
+        f"ABD12345;{long_name};Paul;01/01/1985;paul@exemple.fr\n"
+        'ABE12345;"Durand;Zoé;01/01/1990;zoe@exemple.fr\n'
+        "ABF12345;Petit;Léa;02/03/1991;lea.petit@exemple.fr\n"
+        "ABG12345;Blanc;Jean;01/01/1970;jean@exemple.fr\n"
+    )
+    run = _run(app, db, "personnes", text)
+    assert _counts(run) == ("termine", 3, 0, 0, 2)
+    reasons = _reasons(app, db, run)
+    assert reasons[3].startswith("valeur trop longue (plus de 131 072 caractères)")
+    assert reasons[4].startswith("guillemet ouvert et jamais refermé")
+    numbers = set(db.exec(select(Person.forprev_number)).all())
+    assert numbers == {"ABC12345", "ABF12345", "ABG12345"}, "the lines after them are read"
+    # a quote never closed up to a value over the limit: the same line alone
+    swallowing = text.replace("ABF12345;Petit", "ABF12345;" + "y" * 140_000)
+    run = _run(app, db, "personnes", swallowing)
+    reasons = _reasons(app, db, run)
+    assert reasons[4].startswith("guillemet ouvert et jamais refermé")
+    assert reasons[5].startswith("valeur trop longue")
+    assert _counts(run) == ("termine", 0, 0, 2, 3)
+
+
+def test_dates_outside_the_app_s_years_refuse_their_line(app, db):
+    from app.blueprints.account import forms
+    from app.domain.importing import csvfile
+
+    _run(app, db, "personnes", PERSONNES)
+    text = (
+        "numero_forprev;dispositif;niveau;modele;date_debut;date_fin\n"
+        "ABC12345;SST;2;;01/01/9999;\n"
+        "ABC12345;SST;2;;01/01/0001;01/01/2030\n"
+        "ABC12345;SST;2;;01/01/2998;\n"
+        f"ABC12345;SST;2;;{today() - timedelta(days=30):%d/%m/%Y};\n"
+    )
+    run = _run(app, db, "certificats", text)
+    assert _counts(run) == ("termine", 1, 0, 0, 3)
+    reasons = _reasons(app, db, run)
+    assert (
+        reasons[2] == "date hors des années admises (date_debut) : 01/01/9999 — entre 1900 et 2999"
+    )
+    assert (
+        reasons[3] == "date hors des années admises (date_debut) : 01/01/0001 — entre 1900 et 2999"
+    )
+    assert reasons[4].startswith("date de fin calculée hors des années admises")
+    assert (csvfile.MIN_YEAR, csvfile.MAX_YEAR) == (forms.MIN_YEAR, forms.MAX_YEAR)
+
+
+def test_a_csv_file_larger_than_a_pdf_is_taken_by_the_import_screen(
+    app, client, login_as, admin, db
+):
+    header = "numero_forprev;nom;prenom;date_naissance;email\n"
+    line = "ABC12345;Dupont;Marie;14/07/1980;marie.dupont@exemple.fr\n"
+    data = (header + line * (11 * 1024 * 1024 // len(line))).encode()
+    assert len(data) > app.config["UPLOAD_MAX_MB"] * 1024 * 1024
+    login_as(admin)
+    response = _upload(client, "personnes", data)
+    assert response.status_code == 303
+    assert db.exec(select(StoredFile.size)).one() == len(data)
+    # every other form keeps the cap of the PDFs
+    other = client.post("/connexion", data={"identifiant": "x" * len(data)})
+    assert other.status_code == 413

@@ -16,7 +16,8 @@ from app.domain.importing import runner
 from app.domain.importing.csvfile import HEAD_BYTES
 from app.domain.importing.kinds import KINDS
 from app.domain.storage import CHUNK_SIZE
-from app.domain.uploads import has_file, max_upload_bytes, too_large_message
+from app.domain.uploads import has_file
+from app.domain.uploads import too_large_message as upload_too_large_message
 from app.extensions import get_db
 from app.models import ImportRun, StoredFile
 from app.pagination import paginate
@@ -27,6 +28,16 @@ bp = Blueprint("imports", __name__, url_prefix="/import")
 
 class _TooLarge(Exception):
     pass
+
+
+@bp.url_value_preprocessor
+def _import_cap(endpoint: str | None, _values) -> None:
+    """The import's file has its own cap (FORPREV_IMPORT_MAX_MB, far above a PDF's), still
+    checked by Werkzeug on the request's length before its body is read. URL value
+    preprocessors run before every before_request function (the CSRF check reads the
+    form there), so the request's cap is set before anything reads it."""
+    if endpoint == "imports.start":
+        request.max_content_length = runner.max_import_bytes() + 64 * 1024
 
 
 def _page(form: ImportForm, status: int = 200):
@@ -80,7 +91,7 @@ def start():
                 valid = False
     if not valid:
         return _page(form, 422)
-    limit = max_upload_bytes()
+    limit = runner.max_import_bytes()
 
     def chunks():
         size = len(head)
@@ -95,7 +106,7 @@ def start():
         stored = runner.store_import_file(db, file.filename, chunks())
     except _TooLarge:
         db.rollback()
-        form.fichier.errors = [too_large_message()]
+        form.fichier.errors = [runner.too_large_message()]
         return _page(form, 413)
     run = runner.create_run(
         db, kind=kind, file_id=stored.id, dry_run=mode == "essai", actor_id=current_user.person_id
@@ -110,17 +121,19 @@ def too_large(_exc):
     """A file over the cap is refused before it is read (Werkzeug reads the request's
     length only); the administrator sees it next to the file field."""
     role = load_active_role(get_db())
-    if current_user.is_authenticated and can(role, "import.run") and request.method == "POST":
+    starting = request.endpoint == "imports.start"
+    if current_user.is_authenticated and can(role, "import.run") and starting:
         form = ImportForm(formdata=None)
-        form.fichier.errors = [too_large_message()]
+        form.fichier.errors = [runner.too_large_message()]
         return _page(form, 413)
     title, message = ERROR_PAGES[413]
+    message = runner.too_large_message() if starting else upload_too_large_message()
     return (
         render_template(
             "errors/error.html",
             code=413,
             title=title,
-            message=Markup.escape(too_large_message()),
+            message=Markup.escape(message),
         ),
         413,
     )
@@ -132,7 +145,7 @@ def _run(run_id: int) -> ImportRun:
     if run is None:
         abort(404)
     if run.status in (runner.WAITING, runner.RUNNING):
-        alive, meta = runner.job_state(run)
+        alive, meta = runner.run_state(db, run)
         if runner.settle_stopped(db, run, alive):
             db.commit()
         else:
@@ -163,6 +176,7 @@ def _context(run: ImportRun) -> dict:
         "labels": runner.STATUS_LABELS,
         "kind_label": runner.kind_label,
         "action_form": ActionForm(formdata=None),
+        "command_grace_hours": runner.command_grace_hours(db),
     }
 
 
@@ -210,6 +224,7 @@ def run_for_real(run_id: int):
     try:
         run = runner.real_run_of(db, dry, current_user.person_id)
     except DomainError as exc:
+        db.rollback()
         flash(exc.message, "error")
         return redirect(url_for("imports.show", run_id=run_id))
     db.commit()
@@ -220,18 +235,17 @@ def run_for_real(run_id: int):
 @login_required
 @require("import.run")
 def retry(run_id: int):
-    """A failed run (stopped, or refused by a bug since fixed) started again from its file."""
+    """A failed run (stopped, or refused by a bug since fixed) started again from its file,
+    once (a second click finds the run the first one started)."""
     db = get_db()
     failed = _run(run_id)
     if failed.status != runner.FAILED:
         abort(409)
-    run = runner.create_run(
-        db,
-        kind=failed.kind,
-        file_id=failed.file_id,
-        dry_run=failed.dry_run,
-        actor_id=current_user.person_id,
-    )
-    runner.enqueue_run(db, run)
+    try:
+        run = runner.retry_of(db, failed, current_user.person_id)
+    except DomainError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("imports.show", run_id=run_id))
     db.commit()
     return redirect(url_for("imports.show", run_id=run.id), 303)

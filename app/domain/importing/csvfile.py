@@ -4,10 +4,12 @@ header line), fields quoted or not, and French dates.
 The file is judged by its head before any line (not a CSV, not UTF-8, a column missing:
 refused whole, nothing read further); then it is read as a stream of records, one line
 after the other, never held whole in memory. A record that cannot be a line of the file
-(a NUL byte, bytes that are no UTF-8, a wrong number of fields) is refused alone.
+(a NUL byte, bytes that are no UTF-8, a wrong number of fields, a value over the csv
+module's limit, a quote never closed) is refused alone. Lines may end with \r\n, \n or \r.
 """
 
 import codecs
+import contextlib
 import csv
 import io
 import re
@@ -35,6 +37,13 @@ NOT_UTF8 = (
 )
 EMPTY = "Ce fichier est vide."
 _DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+# a line ends with \r\n (Windows), \n, or \r alone (old Mac spreadsheets): all are read
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_LINE_END_BYTES = re.compile(rb"\r\n|\r|\n")
+# the years a date may have, as everywhere in the app (FrenchDateField): any other is a typo
+MIN_YEAR, MAX_YEAR = 1900, 2999
+# what the report keeps of a value of a line that could not be read
+SHOWN_CHARS = 200
 
 
 class FileRefused(DomainError):
@@ -83,7 +92,7 @@ def inspect_head(head: bytes, columns: tuple[str, ...]) -> Header:
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise FileRefused(SPREADSHEET)
     body = head[len(BOM) :] if head.startswith(BOM) else head
-    first = body.split(b"\n", 1)[0].rstrip(b"\r")
+    first = _LINE_END_BYTES.split(body, maxsplit=1)[0]
     sample = body[:8192]
     nuls = sample.count(0)
     # a NUL byte or two is a damaged line (refused alone); many are a binary file
@@ -95,7 +104,7 @@ def inspect_head(head: bytes, columns: tuple[str, ...]) -> Header:
     except UnicodeDecodeError:
         # text in another encoding (Windows-1252) has no control bytes; a binary file has
         raise FileRefused(NOT_CSV if _looks_binary(sample) else NOT_UTF8) from None
-    line = text.split("\n", 1)[0].rstrip("\r")
+    line = _LINE_END.split(text, maxsplit=1)[0]
     delimiter = ";" if line.count(";") >= line.count(",") and ";" in line else ","
     names = next(csv.reader([line], delimiter=delimiter), [])
     keys = [column_key(n) for n in names]
@@ -150,21 +159,110 @@ def clean_text(value: str) -> str:
     return value.replace("\0", "").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+class _Lines:
+    """The text's lines as csv.reader takes them, numbered. The lines of the record being
+    read are kept: when it proves to be a quote never closed, the lines after its first
+    are given again, so that one bad line swallows none of the next."""
+
+    def __init__(self, text: Iterable[str]):
+        self._text = iter(text)
+        self._again: list[str] = []  # lines to give again, the next one last
+        self.number = 0  # the last line given (the header is line 1)
+        self.taken: list[str] = []  # the lines of the record being read
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        line = self._again.pop() if self._again else next(self._text)
+        self.number += 1
+        self.taken.append(line)
+        return line
+
+    def next_record(self) -> None:
+        self.taken = []
+
+    def again_after_first(self) -> None:
+        """The record's lines after its first are read again."""
+        self._again.extend(reversed(self.taken[1:]))
+        self.number -= len(self.taken) - 1
+        self.taken = self.taken[:1]
+
+
+def _raw_fields(line: str, delimiter: str) -> list[str]:
+    """A line that could not be read as CSV, as the report shows it."""
+    return [
+        value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "…"
+        for value in _LINE_END.sub("", line).split(delimiter)
+    ]
+
+
+def _unclosed_quote(start: int, end: int) -> str:
+    return (
+        "guillemet ouvert et jamais refermé : la valeur entre guillemets de cette ligne "
+        f"englobait les lignes {start} à {end}. La ligne est refusée seule, les suivantes "
+        'sont lues ; fermez le guillemet, ou doublez-le ("") dans une valeur.'
+    )
+
+
+def _too_long() -> str:
+    limit = f"{csv.field_size_limit():,}".replace(",", " ")
+    return f"valeur trop longue (plus de {limit} caractères) : la ligne n'est pas lue"
+
+
+def _swallowed(row: list[str], delimiter: str, width: int) -> bool:
+    """A value holding a line break then a whole line of the file: a quote never closed
+    took the next lines in (a value written on two lines holds no such line)."""
+    return any(
+        delimiter in value
+        and max(part.count(delimiter) for part in value.splitlines()) >= width - 1
+        for value in row
+        if "\n" in value or "\r" in value
+    )
+
+
 def read_records(chunks: Iterable[bytes], header: Header) -> Iterator[Record]:
-    """The file's records after its header; blank lines skipped."""
+    """The file's records after its header; blank lines skipped. Lines end with \r\n, \n
+    or \r. A line that cannot be read as CSV (a value over the csv module's limit, a quote
+    never closed) is a record refused alone, and the reading goes on at the next line."""
     text = io.TextIOWrapper(
         io.BufferedReader(ChunkStream(chunks), buffer_size=256 * 1024),
         encoding="utf-8-sig",
         errors="surrogateescape",
         newline="",
     )
-    reader = csv.reader(text, delimiter=header.delimiter)
-    next(reader, None)  # the header, already judged
-    end = reader.line_num
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=header.delimiter)
+    with contextlib.suppress(csv.Error):
+        next(reader, None)  # the header, already judged (its first line)
+    if len(lines.taken) > 1:  # a quote of the header never closed: the lines after it
+        lines.again_after_first()
     width = len(header.keys)
-    for row in reader:
-        start, end = end + 1, reader.line_num
+    while True:
+        lines.next_record()
+        start = lines.number + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            if not lines.taken:  # nothing was read: the end of the file
+                return
+            first = lines.taken[0]
+            if len(lines.taken) > 1:
+                problem = _unclosed_quote(start, lines.number)
+                lines.again_after_first()
+            else:
+                problem = _too_long()
+            yield Record(number=start, fields=_raw_fields(first, header.delimiter), problem=problem)
+            continue
         if not any(value.strip() for value in row):
+            continue
+        if len(lines.taken) > 1 and (len(row) != width or _swallowed(row, header.delimiter, width)):
+            problem = _unclosed_quote(start, lines.number)
+            first = lines.taken[0]
+            lines.again_after_first()
+            yield Record(number=start, fields=_raw_fields(first, header.delimiter), problem=problem)
             continue
         record = Record(number=start, fields=row)
         joined = "".join(row)
@@ -185,12 +283,17 @@ def read_records(chunks: Iterable[bytes], header: Header) -> Iterator[Record]:
 
 
 def count_lines(chunks: Iterable[bytes]) -> int:
-    """Line ends in the file: the progress bar's total before the lines are read."""
+    """Lines in the file (ended by \r\n, \n or \r): the progress bar's total before the
+    lines are read."""
     count, last = 0, b""
     for chunk in chunks:
-        count += chunk.count(b"\n")
-        last = chunk[-1:] or last
-    return count + (1 if last and last != b"\n" else 0)
+        if not chunk:
+            continue
+        count += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+        if last == b"\r" and chunk[:1] == b"\n":
+            count -= 1  # a \r\n cut between two chunks
+        last = chunk[-1:]
+    return count + (1 if last and last not in (b"\n", b"\r") else 0)
 
 
 def parse_date(value: str, label: str) -> date:
@@ -199,6 +302,10 @@ def parse_date(value: str, label: str) -> date:
     if not match:
         raise LineRefused(f"date illisible ({label}) : {value} — attendu jj/mm/aaaa")
     day, month, year = (int(g) for g in match.groups())
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise LineRefused(
+            f"date hors des années admises ({label}) : {value} — entre {MIN_YEAR} et {MAX_YEAR}"
+        )
     try:
         return date(year, month, day)
     except ValueError:

@@ -8,8 +8,9 @@ French. The rules are the app's own: SIRET, numéro de déclaration d'activité,
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlmodel import Session, select
 
@@ -21,7 +22,14 @@ from app.domain.caisse_routing import fund_for_postal_code
 from app.domain.certificate_issue import valid_until as end_after_validity
 from app.domain.errors import DomainError
 from app.domain.identifiers import is_forprev_number, normalize_forprev_number
-from app.domain.importing.csvfile import LineRefused, optional_date, parse_date, required
+from app.domain.importing.csvfile import (
+    MAX_YEAR,
+    LineRefused,
+    Record,
+    optional_date,
+    parse_date,
+    required,
+)
 from app.domain.organization_changes import check_email
 from app.domain.organization_instruction import _next_code
 from app.domain.organization_rules import (
@@ -66,6 +74,11 @@ class Context:
     schemes: dict[str, Scheme] = field(default_factory=dict)
     funds: dict[str, Fund] = field(default_factory=dict)
     models: dict[int, list[CertificateModel]] = field(default_factory=dict)
+    # entites: the highest code the file gives (a line without code gets one above it),
+    # the SIRET of its lines with a code, and those of its lines without one already read
+    top_code: int = 0
+    coded_sirets: dict[str, tuple[int, str]] = field(default_factory=dict)
+    codeless_sirets: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, db: Session, run_id: int, actor_id: int | None) -> "Context":
@@ -153,10 +166,38 @@ ORGANIZATION_KIND_WORDS = {
 }
 
 
+ENTITY_CODE = re.compile(r"[0-9]{5}")
+
+
+def survey_entities(ctx: Context, records: Iterable[Record], keys: list[str]) -> None:
+    """Before any line: the codes the file gives and the SIRET of those lines. A line
+    without code then gets a code above them all (never one a later line names), and is
+    found again by its SIRET on the next run."""
+    for record in records:
+        values = record.values or dict(zip(keys, record.fields, strict=False))
+        code = values.get("code", "").strip()
+        if ENTITY_CODE.fullmatch(code):
+            ctx.top_code = max(ctx.top_code, int(code))
+            siret = digits_of(values.get("siret", ""))
+            if siret:
+                ctx.coded_sirets.setdefault(siret, (record.number, code))
+
+
+def _new_code(ctx: Context) -> str:
+    """The next code above every code of the database and of the file."""
+    try:
+        number = max(int(_next_code(ctx.db)), ctx.top_code + 1)
+    except DomainError:
+        number = 100000
+    if number > 99999:
+        raise LineRefused("plus aucun code d'entité libre : donnez son code à la ligne")
+    return f"{number:05d}"
+
+
 def import_entity(ctx: Context, line: int, values: dict[str, str]) -> str:
     db = ctx.db
     code = values["code"]
-    if code and not re.fullmatch(r"[0-9]{5}", code):
+    if code and not ENTITY_CODE.fullmatch(code):
         raise LineRefused(f"code d'entité invalide : {code} (5 chiffres)")
     name = required(values, "raison_sociale")
     if problem := check_length(name, 200, "La raison sociale"):
@@ -191,7 +232,19 @@ def import_entity(ctx: Context, line: int, values: dict[str, str]) -> str:
 
     if code:
         organization = db.exec(select(Organization).where(Organization.code == code)).first()
-    else:  # no code: the entity of this SIRET, else a new one with the next free code
+    else:  # no code: the entity of this SIRET (its key on a second run), else a new one
+        if siret in ctx.coded_sirets:
+            coded_line, coded = ctx.coded_sirets[siret]
+            raise LineRefused(
+                f"le SIRET {siret} est celui de la ligne {coded_line}, code {coded} : "
+                "mettez ce code sur la ligne"
+            )
+        if siret in ctx.codeless_sirets:
+            raise LineRefused(
+                "SIRET en double dans le fichier : déjà celui de la ligne "
+                f"{ctx.codeless_sirets[siret]} ({siret})"
+            )
+        ctx.codeless_sirets[siret] = line
         organization = db.exec(
             select(Organization)
             .where(Organization.siret == siret, Organization.code.is_not(None))
@@ -212,7 +265,7 @@ def import_entity(ctx: Context, line: int, values: dict[str, str]) -> str:
     now = utcnow()
     if organization is None:
         organization = Organization(
-            code=code or _next_code(db),
+            code=code or _new_code(ctx),
             created_at=now,
             updated_at=now,
             validated_at=now,
@@ -518,6 +571,20 @@ def _model(ctx: Context, level: SchemeLevel, label: str, name: str) -> Certifica
     raise LineRefused(f"modèle inconnu pour {label} : {name}")
 
 
+def _end_of_validity(start: date, model: CertificateModel) -> date:
+    """The model's validity from `start`, or LineRefused when it leaves the app's years."""
+    try:
+        end = end_after_validity(start, model)
+    except (ValueError, OverflowError):
+        end = None
+    if end is None or end.year > MAX_YEAR:
+        raise LineRefused(
+            f"date de fin calculée hors des années admises : {start:%d/%m/%Y} + "
+            f"{model.validity_months} mois dépasse {MAX_YEAR} — indiquez date_fin"
+        )
+    return end
+
+
 def import_certificate(ctx: Context, line: int, values: dict[str, str]) -> str:
     db = ctx.db
     person = _person(ctx, required(values, "numero_forprev"))
@@ -531,7 +598,7 @@ def import_certificate(ctx: Context, line: int, values: dict[str, str]) -> str:
         )
     model = _model(ctx, level, label, values["modele"])
     start = parse_date(required(values, "date_debut"), "date_debut")
-    end = optional_date(values["date_fin"], "date_fin") or end_after_validity(start, model)
+    end = optional_date(values["date_fin"], "date_fin") or _end_of_validity(start, model)
     if end <= start:
         raise LineRefused(
             f"la date de fin ({end:%d/%m/%Y}) doit suivre la date de début ({start:%d/%m/%Y})"
@@ -597,6 +664,8 @@ class Kind:
     label: str
     columns: tuple[str, ...]
     handler: Callable[[Context, int, dict[str, str]], str]
+    # a first reading of the file's records before its lines are imported
+    survey: Callable[[Context, Iterable[Record], list[str]], None] | None = None
 
 
 KINDS = {
@@ -616,6 +685,7 @@ KINDS = {
                 "ville",
             ),
             import_entity,
+            survey_entities,
         ),
         Kind(
             "personnes",

@@ -11,11 +11,15 @@ import csv
 import io
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from sqlalchemy import Integer, cast, func, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.clock import utcnow
@@ -52,8 +56,18 @@ STOPPED = (
     "Le traitement s'est arrêté sans finir (serveur redémarré ou file de travaux "
     "indisponible) : rien n'a été écrit. Relancez l'import."
 )
+COMMAND_STOPPED = (
+    "La commande « flask import » s'est arrêtée sans finir (processus interrompu ou "
+    "serveur redémarré) : rien n'a été écrit. Relancez l'import."
+)
 # a run whose job is not on its way is settled as stopped after this delay
 GRACE = timedelta(seconds=30)
+# A run of `flask import` has no RQ job (job_id None). On PostgreSQL its command holds the
+# advisory lock (COMMAND_LOCK, run id) on a connection of its own while it runs: the
+# server lets it go when the process ends, however it ends. SQLite has no such lock: a
+# command-line run is taken as running for COMMAND_GRACE after it was started.
+COMMAND_LOCK = 1_179_603_536  # "FORP"
+COMMAND_GRACE = timedelta(hours=6)
 # the refused lines shown on the run's page (all of them are in the downloadable report)
 SHOWN_REFUSALS = 100
 
@@ -85,6 +99,20 @@ def head_of(chunks: Iterable[bytes], size: int = HEAD_BYTES) -> bytes:
     return head[:size]
 
 
+def max_import_bytes() -> int:
+    """The Import screen's cap (a CSV of 100 000 lines is far larger than a PDF)."""
+    return current_app.config["IMPORT_MAX_MB"] * 1024 * 1024
+
+
+def too_large_message() -> str:
+    return (
+        f"Le fichier dépasse la taille autorisée pour un import "
+        f"({current_app.config['IMPORT_MAX_MB']} Mo). Découpez-le en plusieurs fichiers CSV, "
+        "chacun avec la ligne d'en-tête, ou faites-le importer sur le serveur par la "
+        "commande « flask import », qui lit un fichier de toute taille."
+    )
+
+
 def check_file_head(kind: str, head: bytes) -> Header:
     """The file's header, or FileRefused (field "fichier"): what the form checks before
     anything is stored, and the run again before any line."""
@@ -108,13 +136,21 @@ def store_import_file(db: Session, name: str | None, chunks: Iterable[bytes]) ->
 
 
 def create_run(
-    db: Session, *, kind: str, file_id: int, dry_run: bool, actor_id: int | None
+    db: Session,
+    *,
+    kind: str,
+    file_id: int,
+    dry_run: bool,
+    actor_id: int | None,
+    command: bool = False,
 ) -> ImportRun:
-    """A run waiting for its job (the caller commits; `enqueue_run` asks for the job)."""
+    """A run waiting for its job (the caller commits; `enqueue_run` asks for the job). A
+    run of `flask import` (`command`) has no job: its command runs it, inside
+    `command_alive`."""
     run = ImportRun(kind=kind, dry_run=dry_run, file_id=file_id, created_by_id=actor_id)
     db.add(run)
     db.flush()
-    run.job_id = f"import-{run.id}"
+    run.job_id = None if command else f"import-{run.id}"
     db.add(run)
     record_event(
         db,
@@ -122,7 +158,7 @@ def create_run(
         action="import.requested",
         object_type="import_run",
         object_id=run.id,
-        data={"kind": kind, "dry_run": dry_run, "file_id": file_id},
+        data={"kind": kind, "dry_run": dry_run, "file_id": file_id, "command": command},
     )
     return run
 
@@ -139,22 +175,134 @@ def enqueue_run(db: Session, run: ImportRun) -> None:
     )
 
 
+def _claim(db: Session, run: ImportRun, status: str, refusal: str) -> None:
+    """Hold the run's row while it still has `status` (a conditional UPDATE that changes
+    nothing): a second click waits here until the first one's transaction ends, then
+    sees the run the first one started (on SQLite the write lock does the same)."""
+    claimed = db.exec(
+        update(ImportRun)
+        .where(ImportRun.id == run.id, ImportRun.status == status)
+        .values(status=status)
+    )
+    if claimed.rowcount != 1:
+        raise DomainError(refusal)
+
+
 def real_run_of(db: Session, dry: ImportRun, actor_id: int | None) -> ImportRun:
-    """ "Lancer l'import réel": the dry run's stored file, for real."""
+    """ "Lancer l'import réel": the dry run's stored file, for real, once (a real run of
+    it that failed is started again from its own page, "Relancer")."""
+    refusal = "Seul un essai terminé peut être lancé pour de vrai."
     if not dry.dry_run or dry.status != FINISHED:
-        raise DomainError("Seul un essai terminé peut être lancé pour de vrai.")
-    running = db.exec(
-        select(ImportRun.id).where(
-            ImportRun.file_id == dry.file_id,
-            ImportRun.dry_run.is_(False),
-            ImportRun.status.in_([WAITING, RUNNING]),
-        )
+        raise DomainError(refusal)
+    _claim(db, dry, FINISHED, refusal)
+    launched = db.exec(
+        select(ImportRun.id)
+        .where(ImportRun.file_id == dry.file_id, ImportRun.dry_run.is_(False))
+        .order_by(ImportRun.id)
     ).first()
-    if running is not None:
-        raise DomainError(f"L'import réel de ce fichier est déjà en cours (import n° {running}).")
+    if launched is not None:
+        raise DomainError(f"L'import réel de ce fichier a déjà été lancé (import n° {launched}).")
     run = create_run(db, kind=dry.kind, file_id=dry.file_id, dry_run=False, actor_id=actor_id)
     enqueue_run(db, run)
     return run
+
+
+def retry_of(db: Session, failed: ImportRun, actor_id: int | None) -> ImportRun:
+    """ "Relancer": a failed run (stopped, or failed by a bug since fixed) started again
+    from its file, once."""
+    refusal = "Seul un import échoué peut être relancé."
+    if failed.status != FAILED:
+        raise DomainError(refusal)
+    _claim(db, failed, FAILED, refusal)
+    newer = db.exec(
+        select(ImportRun.id)
+        .where(
+            ImportRun.file_id == failed.file_id,
+            ImportRun.dry_run == failed.dry_run,
+            ImportRun.id > failed.id,
+        )
+        .order_by(ImportRun.id)
+    ).first()
+    if newer is not None:
+        raise DomainError(f"Cet import a déjà été relancé : import n° {newer}.")
+    run = create_run(
+        db, kind=failed.kind, file_id=failed.file_id, dry_run=failed.dry_run, actor_id=actor_id
+    )
+    enqueue_run(db, run)
+    return run
+
+
+# --- a run of `flask import` ------------------------------------------------------------
+
+
+def _engine() -> Engine:
+    return current_app.extensions["forprev_engine"]
+
+
+def _lock_key(run_id: int) -> tuple:
+    return cast(COMMAND_LOCK, Integer), cast(run_id, Integer)
+
+
+@contextmanager
+def command_alive(run_id: int) -> Iterator[None]:
+    """While `flask import` runs the run `run_id`: on PostgreSQL, the advisory lock that
+    tells the screen and the scheduler's sweep it is running."""
+    engine = _engine()
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(select(func.pg_advisory_lock(*_lock_key(run_id))))
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(select(func.pg_advisory_unlock(*_lock_key(run_id))))
+            connection.commit()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def command_gone(db: Session, run: ImportRun) -> bool:
+    """The command that ran this command-line run no longer runs it."""
+    if db.get_bind().dialect.name == "postgresql":
+        # free: no process holds it (taken until this transaction ends, then let go)
+        return bool(db.exec(select(func.pg_try_advisory_xact_lock(*_lock_key(run.id)))).one())
+    return _aware(run.created_at) < utcnow() - COMMAND_GRACE
+
+
+def command_grace_hours(db: Session) -> int | None:
+    """What the page of a command-line run says: None where the lock tells (PostgreSQL),
+    else the hours it is taken as running."""
+    if db.get_bind().dialect.name == "postgresql":
+        return None
+    return int(COMMAND_GRACE.total_seconds() // 3600)
+
+
+class RowProgress:
+    """Progress into the run's row at most once a second, through a connection of its own
+    (the import's transaction is open until its end). Not on SQLite: one connection writes
+    at a time, and the import's transaction holds it."""
+
+    def __init__(self, engine: Engine, run_id: int):
+        self.engine, self.run_id = engine, run_id
+        self.enabled = engine.dialect.name != "sqlite"
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < 1:
+            return
+        self._last = now
+        with Session(self.engine) as side:
+            side.exec(
+                update(ImportRun)
+                .where(ImportRun.id == self.run_id, ImportRun.status == RUNNING)
+                .values(done=done, total=total)
+            )
+            side.commit()
 
 
 # --- running it -------------------------------------------------------------------------
@@ -226,6 +374,8 @@ def _run_lines(db, run, kind, header, report, counts: Counts, progress) -> Impor
     line = 1
     try:
         ctx = Context.load(db, run.id, run.created_by_id)
+        if kind.survey is not None:
+            kind.survey(ctx, read_records(_chunks(db, run.file_id), header), header.keys)
         for record in read_records(_chunks(db, run.file_id), header):
             line = record.number
             reason, outcome = record.problem, None
@@ -306,16 +456,27 @@ def _finish(
 
 def settle_stopped(db: Session, run: ImportRun, on_its_way: bool) -> bool:
     """A run waiting or running whose job is no longer on its way (its worker was killed,
-    Redis lost it) is failed with STOPPED: its transaction never committed, nothing was
-    written, and the screen offers to start it again. The caller commits. True if
-    settled."""
+    Redis lost it) or whose command no longer runs it is failed with STOPPED (or
+    COMMAND_STOPPED): its transaction never committed, nothing was written, and the
+    screen offers to start it again. The caller commits. True if settled."""
     if run.status not in (WAITING, RUNNING) or on_its_way:
         return False
-    created = run.created_at.replace(tzinfo=UTC) if run.created_at.tzinfo is None else None
-    if run.status == WAITING and (created or run.created_at) > utcnow() - GRACE:
+    if run.status == WAITING and _aware(run.created_at) > utcnow() - GRACE:
         return False  # its job is asked for once the request that made it commits
-    run.status, run.error, run.finished_at = FAILED, STOPPED, utcnow()
-    db.add(run)
+    return _fail_stopped(db, run)
+
+
+def _fail_stopped(db: Session, run: ImportRun) -> bool:
+    # only if it still waits or runs: a run that finished meanwhile keeps its outcome
+    error = COMMAND_STOPPED if run.job_id is None else STOPPED
+    settled = db.exec(
+        update(ImportRun)
+        .where(ImportRun.id == run.id, ImportRun.status.in_([WAITING, RUNNING]))
+        .values(status=FAILED, error=error, finished_at=utcnow())
+    )
+    db.refresh(run)
+    if settled.rowcount != 1:
+        return False
     record_event(
         db,
         actor_id=None,
@@ -325,6 +486,22 @@ def settle_stopped(db: Session, run: ImportRun, on_its_way: bool) -> bool:
         to_state=FAILED,
     )
     return True
+
+
+def stop_command_run(db: Session, run_id: int) -> None:
+    """`flask import` interrupted (Ctrl-C): its run is failed at once (nothing was
+    written). Commits."""
+    db.rollback()
+    run = db.get(ImportRun, run_id)
+    if run is not None and _fail_stopped(db, run):
+        db.commit()
+
+
+def run_state(db: Session, run: ImportRun) -> tuple[bool, dict]:
+    """(still on its way, its progress meta): its RQ job's, or its command's."""
+    if run.job_id is None:
+        return not command_gone(db, run), {}
+    return job_state(run)
 
 
 def job_state(run: ImportRun) -> tuple[bool, dict]:
