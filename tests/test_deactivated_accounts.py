@@ -59,9 +59,7 @@ def test_a_link_sent_before_the_deactivation_sets_no_password(db):
     assert person.password_hash is None and person.active is False
 
 
-def test_a_login_session_of_a_deactivated_account_ends_even_with_its_version(
-    client, login_as, db
-):
+def test_a_login_session_of_a_deactivated_account_ends_even_with_its_version(client, login_as, db):
     person = factories.person(db, email="session@exemple.fr")
     factories.grant(db, person, Role.FORMATEUR)
     db.commit()
