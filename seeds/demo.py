@@ -1039,15 +1039,19 @@ DEMO_LOGIN_USES = {
     "KPA12345": "voir une autre entité : ses sessions, ses habilitations, ses demandes",
     "SDE24680": "déclarer les sessions SST niveau 1 que MAROSE FORMATION lui a déléguées",
     "STE55501": "saisir les résultats de la session SST qui l'attend et la renvoyer à l'entité",
-    "CAM00001": "instruire les demandes d'habilitation de MAROSE FORMATION, envoyer des messages",
+    "CAM00001": "instruire les demandes d'habilitation de MAROSE FORMATION, envoyer des "
+    "messages, retrouver une personne de sa région dans « Personnes »",
     "CRF00001": "instruire les demandes d'habilitation de FORMATION GUY, envoyer des messages",
     "INR00001": "enregistrer la décision CNH des demandes d'habilitation (ALM 1 de FORMATION "
-    "GUY), gérer le catalogue des dispositifs, envoyer des messages ciblés",
+    "GUY), gérer le catalogue des dispositifs (dont la qualification exigée des formateurs), "
+    "les personnes, les caisses et l'import des données existantes, envoyer des messages "
+    "ciblés",
     "JDE11223": "suivre ses demandes d'entité dans « Mes demandes en cours » : ATELIER "
     "PRÉVENTION 68 envoyée à la Carsat Alsace-Moselle, TRANSPORTS DEMANGE renvoyée avec un "
     "commentaire à corriger, BOIS ET CHARPENTES DEMANGE en brouillon à compléter",
     "MAR55504": "animer une session SST niveau 2 de MAROSE FORMATION (son numéro passe la "
-    "vérification du formateur)",
+    "vérification du formateur) ; sa qualification PRAP IBC de formateur de formateurs, "
+    "enregistrée par l'INRS sans document, est dans « Mes certificats »",
 }
 
 # Forprev numbers to type in the Formateur tab of a session to see the trainer check refuse:

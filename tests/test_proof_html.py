@@ -245,6 +245,22 @@ def _collect_posts(world, docs: Documents) -> None:
         version = re.search(r'name="version" value="(\d+)"', page).group(1)
         url = f"/habilitations/demandes/{request_id}/{path}"
         _post(docs, client, url, {"version": version, **data}, status, actor)
+    # the back office's answers to refused input, and the department move to confirm
+    ids = world.ids
+    admin = world.client("administrateur")
+    level, person, fund = ids["scheme_level:sst1"], ids["person:managed"], ids["fund:alsace"]
+    back_office = [
+        (f"/catalogue/niveaux/{level}/regles/verifier", {"min_trainees": "20"}, 422),
+        (f"/personnes/{person}/identite", {"last_name": "", "birth_date": "31/02/1990"}, 422),
+        (f"/personnes/{ids['person:formateur']}/qualifications/nouvelle", {"valid_from": "x"}, 422),
+        (f"/caisses/{fund}/instructeurs", {"email": "pas-une-adresse"}, 422),
+        (f"/caisses/{fund}/departements", {"department": "57", "to_fund_id": str(fund + 1)}, 200),
+        ("/import/", {"kind": "personnes"}, 422),
+    ]
+    for url, data, status in back_office:
+        _post(docs, admin, url, data, status, "administrateur")
+    preview = f"/personnes/{person}/fusion?doublon={ids['forprev_number:person:duplicate']}"
+    docs.add(admin.get(preview), f"GET {preview} par administrateur")
     # without its token: the "formulaire expiré" page
     response = world.client("gestionnaire_a").post("/mon-compte/notifications", data={})
     assert response.status_code == 400

@@ -33,6 +33,10 @@ NOT_PAGES = {
     "accreditation_requests.download_document",
     "accreditations.decision_letter",
     "accreditations.document",
+    "qualifications.download",
+    "account.my_qualification_pdf",
+    "imports.refusals",
+    "imports.progress",
 }
 # pages whose content depends on the role: seen by every actor who reaches them
 PER_ROLE = {"dashboard.index", "cert_sessions.index", "account.index", "help.index", "stats.index"}
