@@ -227,6 +227,8 @@ def test_the_page_lists_certificates_qualifications_and_sessions(db, w, login_as
     assert "FORMA EST" in page and "Clôturée" in page
     assert "Formateur" in page
     assert w.trainer.forprev_number in page and w.trainer.email in page
+    # its documents and withdrawal are one link away
+    assert "Documents et retrait des qualifications" in page
 
 
 def test_the_add_qualification_link_follows_the_endpoint(app, w, login_as):
