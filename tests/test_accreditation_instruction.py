@@ -15,7 +15,7 @@ from dateutil.relativedelta import relativedelta
 from pypdf import PdfReader
 from sqlmodel import func, select
 
-from app.clock import today, utcnow
+from app.clock import to_paris, today, utcnow
 from app.domain import accreditation_flow as flow
 from app.domain.access import ActiveRole
 from app.domain.cert_session_rules import declarable_accreditations, platforms_of
@@ -550,7 +550,9 @@ def test_a_renewal_follows_the_accreditation_it_renews(w):
 
 def favourable_inputs(w, req):
     (platform,) = flow.platforms_of_request(w.db, req.id)
-    submitted = req.submitted_at.date()
+    # the day of submission in Paris, as the rule and its message count it (at 23:30 UTC,
+    # 40 days back in summer time, it is already the next day there)
+    submitted = to_paris(req.submitted_at).date()
     good = f"{today() - timedelta(days=5):%d/%m/%Y}"
     field = f"plateforme_{platform.id}"
     return platform, submitted, good, field

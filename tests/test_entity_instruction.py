@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select
 
-from app.clock import utcnow
+from app.clock import to_paris, utcnow
 from app.domain.storage import get_storage
 from app.models import (
     AuditEvent,
@@ -207,7 +207,8 @@ def test_filters_sort_and_pages_of_the_queue(app, db):
 
     department = client.get("/instruction/demandes?departement=68").get_data(as_text=True)
     assert "ENTITÉ MULHOUSE" in department and "ENTITÉ 00" not in department
-    day = (now - timedelta(days=40)).date().isoformat()
+    # the day in Paris, as the filter counts it (late in the UTC evening, it is the next day)
+    day = to_paris(now - timedelta(days=40)).date().isoformat()
     dated = client.get(f"/instruction/demandes?du={day}&au={day}").get_data(as_text=True)
     assert "ENTITÉ MULHOUSE" in dated and "ENTITÉ 00" not in dated and "(1 au total)" not in dated
     changes = client.get("/instruction/demandes?type=modification").get_data(as_text=True)

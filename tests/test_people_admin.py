@@ -294,6 +294,18 @@ def test_a_stale_identity_form_is_a_conflict_and_changes_nothing(db, w, login_as
     )
 
 
+def test_a_damaged_seen_identity_is_a_conflict_with_its_message(db, w, login_as):
+    """The hidden identity the form showed, come back with a line break (refused by every
+    one-line field): not what anyone saw, so a conflict saying to reload, not a 422 with no
+    message."""
+    client = login_as(w.admin)
+    response = _identity(client, w.helene.id, seen=("\r", "Hélène", "1980-03-12"))
+    assert response.status_code == 409
+    assert "Quelqu'un a modifié l'identité de cette personne" in _text(response)
+    db.refresh(w.helene)
+    assert w.helene.last_name == "LEFÈVRE"
+
+
 @pytest.mark.parametrize(
     ("values", "field", "message"),
     [

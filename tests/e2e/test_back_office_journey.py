@@ -148,9 +148,56 @@ def test_a_qualification_recorded_by_the_administrator_lets_the_trainer_run_cate
     page = _login(telephone, "karine@exemple.fr")
     page.goto(session_url)
     _check_trainer(page, "SEB00001")
+    expect(page.locator(".checks li")).to_have_count(4)
+    # every line ticked (a refused one says why in the assertion's message)
+    expect(page.locator(".checks .check-ko")).to_have_count(0)
     expect(page.locator(".checks .check-ok")).to_have_count(4)
     expect(page.locator(".checks")).to_contain_text(MODEL)
     telephone.check("formateur-verifie-telephone")
     context.close()
     for run in (gestionnaire, administrateur, telephone):
         assert run.problems == [], run.problems
+
+
+def test_a_date_typed_while_the_platform_is_checked_is_kept(app, db, journey):
+    """The lieu's inline check answers slowly (a busy server): the end date typed and the
+    box ticked meanwhile stay; the platform fills the empty postal code and town."""
+    org = factories.organization(db, name="HAUTEURS ET PUITS D'ALSACE")
+    catec1 = factories.accreditation(db, org, scheme_code="CATEC", level=1)
+    db.add(
+        Platform(
+            accreditation_id=catec1.id,
+            name=PLATFORM,
+            address="1 rue du Port",
+            postal_code="67100",
+            city="Strasbourg",
+            cnh_approved_on=today() - timedelta(days=30),
+        )
+    )
+    manager = factories.person(db, first_name="Karine", email="karine@exemple.fr")
+    factories.grant(db, manager, Role.GESTIONNAIRE, organization=org)
+    db.commit()
+    page = _login(journey, "karine@exemple.fr")
+    journey.goto("/sessions/nouvelle")
+    choice = page.get_by_label("Dispositif et niveau")
+    (label,) = [o for o in choice.locator("option").all_inner_texts() if o.startswith("CATEC / 1")]
+    choice.select_option(label=label)
+    lieu = page.get_by_label("Lieu de formation (plateforme pédagogique)")
+    expect(lieu).to_be_visible()
+
+    def slowly(route):
+        page.wait_for_timeout(1500)
+        route.continue_()
+
+    page.route("**/verifier", slowly)
+    lieu.select_option(label=f"{PLATFORM} — 67100 Strasbourg")
+    page.get_by_label("Stage initial").check()
+    end = today().strftime("%d/%m/%Y")
+    page.get_by_label("Date de fin de session").fill(end)
+    expect(page.get_by_label("Code postal")).to_have_value("67100", timeout=10_000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(2000)
+    expect(page.get_by_label("Date de fin de session")).to_have_value(end)
+    expect(page.get_by_label("Stage initial")).to_be_checked()
+    expect(lieu).to_have_value(re.compile(r"\d+"))
+    journey.check("lieu-verifie-lentement")

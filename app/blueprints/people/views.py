@@ -125,6 +125,9 @@ def _iso(value: str | None) -> date | None:
         return None
 
 
+SEEN_FIELDS = ("was_last_name", "was_first_name", "was_birth_date")
+
+
 @bp.post("/<int:person_id>/identite")
 @login_required
 @require("person.manage")
@@ -134,6 +137,9 @@ def identity(person_id: int):
     person = _load(person_id)
     form = IdentityForm()
     if not form.validate_on_submit():
+        if any(form[name].errors for name in SEEN_FIELDS):
+            # the identity the form showed came back damaged: not what anyone saw
+            return _render_page(person, 409, conflict=people.CONFLICT)
         return _render_page(person, 422, identity_form=form)
     new = people.Identity(form.last_name.data, form.first_name.data, form.birth_date.data)
     seen = people.Identity(
