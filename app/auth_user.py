@@ -17,6 +17,7 @@ from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import UserMixin, current_user, login_url, login_user, logout_user
 
 from app.clock import utcnow
+from app.domain.access import person_and_grants
 from app.extensions import get_db, login_manager
 from app.models import Person
 from app.queue import redis_connection
@@ -24,12 +25,15 @@ from app.web import is_htmx
 
 
 class CurrentUser(UserMixin):
-    def __init__(self, person: Person):
+    def __init__(self, person: Person, roles=None):
         self.person_id = person.id
         self.auth_version = person.auth_version
         self.display_name = f"{person.first_name} {person.last_name}"
         self.first_name = person.first_name
         self.onboarded = person.onboarded_at is not None
+        # the active roles, when read with the person (this request only: a CurrentUser
+        # lives as long as its request)
+        self.roles = roles
 
     def get_id(self) -> str:
         # a password change bumps auth_version: every other login session stops matching
@@ -203,7 +207,7 @@ def init_app(app) -> None:
             person_id, version = (int(part) for part in user_id.split(":"))
         except ValueError:
             return None
-        person = get_db().get(Person, person_id)
+        person, roles = person_and_grants(get_db(), person_id)
         if (
             person is None
             or not person.active
@@ -212,4 +216,4 @@ def init_app(app) -> None:
         ):
             session.clear()
             return None
-        return CurrentUser(person)
+        return CurrentUser(person, roles)

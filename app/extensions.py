@@ -48,3 +48,12 @@ def get_db() -> Session:
     if "db" not in g:
         g.db = Session(engine(), expire_on_commit=False)
     return g.db
+
+
+def connection_of(db: Session):
+    """The session's connection, in its transaction, for a statement that names columns
+    only (no ORM objects to build: about half the cost), after the flush the ORM would
+    have made first."""
+    if db.new or db.dirty or db.deleted:
+        db.flush()
+    return db.connection()

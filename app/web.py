@@ -4,6 +4,7 @@ the left menu per role, and the page-or-fragment rendering of htmx screens."""
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from flask import Request, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -183,8 +184,36 @@ def _datetime_fr(value) -> str:
     return to_paris(value).strftime("%d/%m/%Y à %H:%M")
 
 
+def url_builder(app, maxsize: int = 4096):
+    """The templates' `url_for`: Flask's, remembered. A page builds some thirty links
+    (the menu, the header, each row's), and werkzeug's builder is a fair share of a
+    page's time. A link is a pure function of what it is built from: the endpoint and
+    its values, the path the app is mounted on, the blueprint a relative endpoint
+    (".show") is read against, and for an absolute link the host it is built for; all of
+    that is the key, so two people making the same call get the same link and nothing
+    else. A call with a value that cannot be a key (a list) is built as before."""
+    build = app.url_for
+
+    @lru_cache(maxsize=maxsize)
+    def remembered(script_root, host, blueprint, endpoint, values):
+        return build(endpoint, **dict(values))
+
+    def url_for(endpoint: str, **values) -> str:
+        host = request.host_url if values.get("_external") else None
+        blueprint = request.blueprint if endpoint.startswith(".") else None
+        try:
+            key = tuple(sorted(values.items()))
+            return remembered(request.script_root, host, blueprint, endpoint, key)
+        except TypeError:  # unhashable
+            return build(endpoint, **values)
+
+    url_for.cache_info = remembered.cache_info
+    return url_for
+
+
 def init_app(app) -> None:
     app.request_class = FormRequest
+    app.jinja_env.globals["url_for"] = url_builder(app)
     app.jinja_env.filters["date_fr"] = _date_fr
     app.jinja_env.filters["datetime_fr"] = _datetime_fr
     app.jinja_env.globals["timedelta"] = timedelta

@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy import and_, bindparam, false, or_, true, union
 from sqlmodel import Session, select
 
+from app.extensions import connection_of
 from app.models import (
     Accreditation,
     CertSession,
@@ -52,6 +53,21 @@ class ActiveRole:
         scope = self.organization_name or self.fund_name
         base = ROLE_LABELS[self.role]
         return f"{base} — {scope}" if scope else base
+
+
+@dataclass(frozen=True)
+class ScopeKey:
+    """What a list's scope reads of the active role, and nothing else: the key of a
+    statement built once per scope (two roles with the same key see the same rows)."""
+
+    role: Role
+    organization_id: int | None
+    person_id: int
+    fund_id: int | None
+
+
+def scope_key(role: ActiveRole) -> ScopeKey:
+    return ScopeKey(role.role, role.organization_id, role.person_id, role.fund_id)
 
 
 # action → roles allowed. An action not listed here is refused to everyone.
@@ -136,7 +152,7 @@ _GRANTS_OF = (
 def grants_of(db: Session, person_id: int) -> list[ActiveRole]:
     """Every active role of a person, in switcher order, in one query."""
     rows = db.exec(_GRANTS_OF, params={"person_id": person_id}).all()
-    roles = [
+    return _in_order(
         ActiveRole(
             grant_id=grant.id,
             person_id=grant.person_id,
@@ -147,9 +163,61 @@ def grants_of(db: Session, person_id: int) -> list[ActiveRole]:
             fund_name=fund_name,
         )
         for grant, org_name, fund_name in rows
-    ]
-    roles.sort(key=lambda r: (ROLE_ORDER.index(r.role), r.grant_id))
-    return roles
+    )
+
+
+def _in_order(roles) -> list[ActiveRole]:
+    return sorted(roles, key=lambda r: (ROLE_ORDER.index(r.role), r.grant_id))
+
+
+# the logged-in person and their roles, read together on every request: one statement,
+# through the connection (columns only, no objects to build)
+_PERSON_AND_GRANTS = (
+    select(
+        Person.id,
+        Person.auth_version,
+        Person.first_name,
+        Person.last_name,
+        Person.onboarded_at,
+        Person.active,
+        Person.deactivated_at,
+        RoleGrant.id.label("grant_id"),
+        RoleGrant.role,
+        RoleGrant.organization_id,
+        Organization.name.label("organization_name"),
+        RoleGrant.fund_id,
+        Fund.name.label("fund_name"),
+    )
+    .outerjoin(
+        RoleGrant,
+        and_(RoleGrant.person_id == Person.id, RoleGrant.active == True),  # noqa: E712
+    )
+    .outerjoin(Organization, Organization.id == RoleGrant.organization_id)
+    .outerjoin(Fund, Fund.id == RoleGrant.fund_id)
+    .where(Person.id == bindparam("person_id"))
+)
+
+
+def person_and_grants(db: Session, person_id: int):
+    """The person's row (id, auth_version, names, onboarded_at, active, deactivated_at)
+    and their active roles in switcher order; (None, []) for an unknown id."""
+    rows = connection_of(db).execute(_PERSON_AND_GRANTS, {"person_id": person_id}).all()
+    if not rows:
+        return None, []
+    roles = _in_order(
+        ActiveRole(
+            grant_id=row.grant_id,
+            person_id=row.id,
+            role=Role(row.role),
+            organization_id=row.organization_id,
+            organization_name=row.organization_name,
+            fund_id=row.fund_id,
+            fund_name=row.fund_name,
+        )
+        for row in rows
+        if row.grant_id is not None
+    )
+    return rows[0], roles
 
 
 def load_active_role(db: Session) -> ActiveRole | None:
@@ -158,7 +226,10 @@ def load_active_role(db: Session) -> ActiveRole | None:
         return g.active_role
     active = None
     if current_user.is_authenticated:
-        roles = grants_of(db, current_user.person_id)
+        # read with the person by the login check (auth_user.load_user), else now
+        roles = getattr(current_user, "roles", None)
+        if roles is None:
+            roles = grants_of(db, current_user.person_id)
         g.roles = roles
         chosen = session.get("role_grant_id")
         active = next((r for r in roles if r.grant_id == chosen), None)

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlmodel import Session, select
 
 from app.clock import today
-from app.domain.access import ActiveRole, accreditation_scope
+from app.domain.access import ActiveRole, accreditation_scope, scope_key
 from app.domain.accreditation_status import (
     suspension_on,
     suspensions_by_accreditation,
@@ -48,6 +48,17 @@ def declarable_accreditations(
     if role.role not in (Role.GESTIONNAIRE, Role.DELEGATAIRE):
         return []
     first, last = allowed_end_dates(on)
+    # asked two or three times by one page (the tab, its checks, its readiness): read
+    # once per request, for this scope and these dates (nothing a request writes changes
+    # an accreditation's validity)
+    key = ("declarable", scope_key(role), first, last)
+    kept = g.setdefault("forprev_request_memo", {}) if has_request_context() else {}
+    if key not in kept:
+        kept[key] = _declarable(db, role, first, last)
+    return kept[key]
+
+
+def _declarable(db: Session, role: ActiveRole, first: date, last: date) -> list[Choice]:
     rows = db.exec(
         select(Accreditation, SchemeLevel, Scheme)
         .join(SchemeLevel, SchemeLevel.id == Accreditation.scheme_level_id)

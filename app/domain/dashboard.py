@@ -3,7 +3,7 @@ A fixed, small number of queries per role, whatever the data size."""
 
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, func
@@ -11,10 +11,17 @@ from sqlmodel import Session, select
 
 from app.clock import today, utcnow
 from app.domain import organization_instruction as instruction
-from app.domain.access import ActiveRole, accreditation_scope, cert_session_scope
+from app.domain.access import (
+    ActiveRole,
+    ScopeKey,
+    accreditation_scope,
+    cert_session_scope,
+    scope_key,
+)
 from app.domain.accreditation_status import status_on, suspensions_by_accreditation
 from app.domain.organization_instruction import OPEN_PHASES, Kind
 from app.domain.qualifications import qualifications_of
+from app.extensions import connection_of
 from app.models import (
     Accreditation,
     AccreditationRequest,
@@ -44,17 +51,25 @@ class Dashboard:
     organizations: list = field(default_factory=list)
 
 
+# the statements of every dashboard are built once: the tasks' with its values bound, the
+# others once per scope (ScopeKey: what the scope reads of the role, and nothing else)
+_TASKS = (
+    select(Notification)
+    .where(
+        Notification.person_id == bindparam("person_id"),
+        Notification.done_at.is_(None),
+        (Notification.role_grant_id == bindparam("grant_id"))
+        | Notification.role_grant_id.is_(None),
+    )
+    .order_by(Notification.created_at.desc())
+    .limit(10)
+)
+
+
 def build_dashboard(db: Session, role: ActiveRole) -> Dashboard:
     board = Dashboard()
     board.tasks = db.exec(
-        select(Notification)
-        .where(
-            Notification.person_id == role.person_id,
-            Notification.done_at.is_(None),
-            (Notification.role_grant_id == role.grant_id) | Notification.role_grant_id.is_(None),
-        )
-        .order_by(Notification.created_at.desc())
-        .limit(10)
+        _TASKS, params={"person_id": role.person_id, "grant_id": role.grant_id}
     ).all()
     if role.role in (Role.GESTIONNAIRE, Role.DELEGATAIRE):
         board.accreditations = _accreditations(db, role)
@@ -111,15 +126,20 @@ def build_dashboard(db: Session, role: ActiveRole) -> Dashboard:
     return board
 
 
-def _accreditations(db: Session, role: ActiveRole) -> list:
-    rows = db.exec(
+@lru_cache(maxsize=512)
+def _accreditations_statement(scope: ScopeKey):
+    return (
         select(Accreditation, Scheme.code, SchemeLevel.level)
         .join(SchemeLevel, SchemeLevel.id == Accreditation.scheme_level_id)
         .join(Scheme, Scheme.id == SchemeLevel.scheme_id)
-        .where(accreditation_scope(role))
+        .where(accreditation_scope(scope))
         .order_by(Accreditation.end_date.desc())
         .limit(10)
-    ).all()
+    )
+
+
+def _accreditations(db: Session, role: ActiveRole) -> list:
+    rows = db.exec(_accreditations_statement(scope_key(role))).all()
     suspensions = suspensions_by_accreditation(db, [a.id for a, _, _ in rows])
     day = today()
     return [
@@ -128,24 +148,27 @@ def _accreditations(db: Session, role: ActiveRole) -> list:
     ]
 
 
+@lru_cache(maxsize=512)
+def _session_counts_statement(scope: ScopeKey):
+    return select(
+        *(
+            select(func.count())
+            .select_from(
+                select(CertSession.id)
+                .where(cert_session_scope(scope), CertSession.state == state)
+                .limit(COUNT_CAP + 1)
+                .subquery()
+            )
+            .scalar_subquery()
+            for state in SessionState
+        )
+    )
+
+
 def _session_counts(db: Session, role: ActiveRole) -> list[tuple[str, int | str]]:
     """Sessions per state in one statement, each counted up to COUNT_CAP like the lists:
     an entity with 100 000 sessions costs what one with 1 000 does."""
-    counts = db.exec(
-        select(
-            *(
-                select(func.count())
-                .select_from(
-                    select(CertSession.id)
-                    .where(cert_session_scope(role), CertSession.state == state)
-                    .limit(COUNT_CAP + 1)
-                    .subquery()
-                )
-                .scalar_subquery()
-                for state in SessionState
-            )
-        )
-    ).one()
+    counts = connection_of(db).execute(_session_counts_statement(scope_key(role))).one()
     return [
         (f"Sessions — {SESSION_STATE_LABELS[state]}", _capped(count), None)
         for state, count in zip(SessionState, counts, strict=True)
@@ -245,8 +268,12 @@ def todo_count(db: Session, role: ActiveRole) -> int:
     """The "À traiter" counter of the menu: open tasks of the active role, unread alerts,
     unread targeted messages, counted in one statement (each count indexed). It is on
     every page: the statement is built once, only its values change."""
-    counts = db.exec(
-        _todo_count_statement(),
-        params={"person_id": role.person_id, "grant_id": role.grant_id, "now": utcnow()},
-    ).one()
+    counts = (
+        connection_of(db)
+        .execute(
+            _todo_count_statement(),
+            {"person_id": role.person_id, "grant_id": role.grant_id, "now": utcnow()},
+        )
+        .one()
+    )
     return sum(counts)

@@ -7,8 +7,9 @@ so a message to every SST trainer of the country costs two statements, not one p
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import and_, exists, func, insert, literal, or_, union
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, union
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -184,19 +185,28 @@ def _showing(now):
 
 
 def messages_for(db: Session, person_id: int, limit: int = 5):
+    return db.exec(
+        _messages_for_statement(limit),
+        params={"person_id": person_id, "now": utcnow()},
+    ).all()
+
+
+@cache
+def _messages_for_statement(limit: int):
+    """On every dashboard: built once, only the person and the time change."""
     shown = (
         select(MessageReceipt)
-        .where(MessageReceipt.person_id == person_id, _showing(utcnow()))
+        .where(MessageReceipt.person_id == bindparam("person_id"), _showing(bindparam("now")))
         .order_by(MessageReceipt.read_at.is_not(None), MessageReceipt.display_from.desc())
         .limit(limit)
         .subquery()
     )
     receipt = aliased(MessageReceipt, shown)
-    return db.exec(
+    return (
         select(TargetedMessage, receipt)
         .join(receipt, receipt.message_id == TargetedMessage.id)
         .order_by(receipt.read_at.is_not(None), receipt.display_from.desc())
-    ).all()
+    )
 
 
 def unread_count_query(person_id, now=None):

@@ -4,6 +4,8 @@ Every view is thin: parse the form, call app/domain/cert_session_flow.py, render
 a URL (full page) and an htmx fragment (the panel), from the same templates.
 """
 
+from functools import lru_cache
+
 from flask import (
     Blueprint,
     abort,
@@ -30,7 +32,7 @@ from app.blueprints.cert_sessions.forms import (
 )
 from app.clock import today, utcnow
 from app.domain import cert_session_flow as flow
-from app.domain.access import cert_session_scope, require
+from app.domain.access import ScopeKey, cert_session_scope, require, scope_key
 from app.domain.cert_session_rules import (
     FIELD_NAMES,
     SessionFields,
@@ -50,7 +52,7 @@ from app.domain.trainees import (
     trainees_of,
 )
 from app.domain.trainer_check import check_trainer
-from app.extensions import get_db
+from app.extensions import connection_of, get_db
 from app.ids import parse_id
 from app.models import (
     Bundle,
@@ -89,17 +91,22 @@ SORTS = {
 
 # --- lists -----------------------------------------------------------------------------
 
-# the list's columns and joins, built once (each request adds its scope, filters, order)
+# the list's columns and joins, built once (each request adds its scope, filters, order);
+# columns only, no session objects: the rows come through the connection (rows_of)
 _actor = aliased(Person)
 _LIST = (
     select(
-        CertSession,
-        Organization.name,
-        Scheme.code,
+        CertSession.id,
+        CertSession.end_date,
+        CertSession.updated_at,
+        CertSession.state,
+        CertSession.return_comment,
+        Organization.name.label("org_name"),
+        Scheme.code.label("scheme_code"),
         SchemeLevel.level,
-        CertificateModel.name,
-        _actor.last_name,
-        _actor.first_name,
+        CertificateModel.name.label("model_name"),
+        _actor.last_name.label("actor_last"),
+        _actor.first_name.label("actor_first"),
     )
     .join(Organization, Organization.id == CertSession.organization_id)
     .outerjoin(SchemeLevel, SchemeLevel.id == CertSession.scheme_level_id)
@@ -108,6 +115,23 @@ _LIST = (
     .outerjoin(_actor, _actor.id == CertSession.last_actor_id)
 )
 _SCHEME_CODES = select(Scheme.code).order_by(Scheme.code)
+
+
+@lru_cache(maxsize=512)
+def _list_statement(scope: ScopeKey, state, scheme, sort: str, direction: str):
+    """The list's statement for its scope, filters and order, built once: a pure function
+    of its arguments, so a statement kept for one person is only ever another's when
+    their scope (entity, person) is the same. Kept, it is compiled and keyed once."""
+    query = _LIST.where(cert_session_scope(scope))
+    if scope.role == Role.FORMATEUR:
+        # a draft is the entity's business until it is sent to the trainer
+        query = query.where(CertSession.state != SessionState.DRAFT)
+    if state is not None:
+        query = query.where(CertSession.state == state)
+    if scheme:
+        query = query.where(Scheme.code == scheme)
+    by = asc if direction == "asc" else desc
+    return query.order_by(by(SORTS[sort]), desc(CertSession.id))
 
 
 @bp.get("/")
@@ -122,20 +146,13 @@ def index():
     direction = request.args.get("ordre", "desc")
     if sort not in SORTS:
         sort = "modification"
-    query = _LIST.where(cert_session_scope(role))
-    if role.role == Role.FORMATEUR:
-        # a draft is the entity's business until it is sent to the trainer
-        query = query.where(CertSession.state != SessionState.DRAFT)
-        if state is None and request.args.get("vue") != "toutes":
-            state = SessionState.TRAINER
-    if state in SESSION_STATE_LABELS:
-        query = query.where(CertSession.state == state)
-    if scheme:
-        query = query.where(Scheme.code == scheme)
-    order = asc if direction == "asc" else desc
-    query = query.order_by(order(SORTS[sort]), desc(CertSession.id))
-    page = paginate(db, query)
-    schemes = db.exec(_SCHEME_CODES).all()
+    if role.role == Role.FORMATEUR and state is None and request.args.get("vue") != "toutes":
+        state = SessionState.TRAINER
+    if state not in SESSION_STATE_LABELS:
+        state = None
+    order = "asc" if direction == "asc" else "desc"
+    page = paginate(db, _list_statement(scope_key(role), state, scheme, sort, order))
+    schemes = connection_of(db).execute(_SCHEME_CODES).scalars().all()
     return render_template(
         "cert_sessions/list.html",
         page=page,
@@ -147,7 +164,6 @@ def index():
         schemes=schemes,
         can_declare=role.role in flow.ENTITY_ROLES,
         trainer=role.role == Role.FORMATEUR,
-        delete_form=ActionForm(formdata=None),
     )
 
 
