@@ -44,6 +44,10 @@ def create_app(config: dict | None = None) -> Flask:
     auth_user.init_app(app)
     web.init_app(app)
 
+    from app import static_files
+
+    static_files.init_app(app)  # hashed, compressed, cached a year (not in development)
+
     from app import ids
 
     ids.init_app(app)  # the bounded `int` of every route, before any route is added

@@ -211,6 +211,12 @@ def url_builder(app, maxsize: int = 4096):
     return url_for
 
 
+def security_headers(app) -> dict[str, str]:
+    """The headers of every answer, pages and static files (app/static_files.py)."""
+    production = app.config["ENV"] not in ("development", "test") and not app.testing
+    return SECURITY_HEADERS | ({"Strict-Transport-Security": HSTS} if production else {})
+
+
 def init_app(app) -> None:
     app.request_class = FormRequest
     app.jinja_env.globals["url_for"] = url_builder(app)
@@ -244,14 +250,12 @@ def init_app(app) -> None:
             "development": app.config["ENV"] == "development",
         }
 
-    production = app.config["ENV"] not in ("development", "test") and not app.testing
+    headers = security_headers(app)
 
     @app.after_request
     def _headers(response):
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
-        if production:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")
         return response
