@@ -335,6 +335,8 @@ def measure(app, engine, clients, pages: list[Page], args) -> list[tuple]:
             data=page.body or None,
             content_type="application/x-www-form-urlencoded" if page.body else None,
         )
+        if reset:
+            reset()  # the pages after it see the row as it was
     # the floor app is built once, its templates padded to each page's size
     floor = floor_app(engine, works)
     for number in clients:
@@ -363,6 +365,12 @@ def measure(app, engine, clients, pages: list[Page], args) -> list[tuple]:
             base.append(cpu_ms(floor_client, page, floor_path, args.requests, reset, 200))
         if reset:
             reset()
+        if counter.count != len(work.statements):
+            print(
+                f"  {page.name} : {counter.count} requêtes SQL, {len(work.statements)} "
+                "enregistrées pour le plancher",
+                file=sys.stderr,
+            )
         rows.append(
             (
                 page,
@@ -410,7 +418,7 @@ def profile(engine, clients, page: Page, args) -> None:
         if reset:
             reset()
         page.send(real)
-    profiler = cProfile.Profile(time.process_time)  # CPU, as measured: not Redis's waits
+    profiler = cProfile.Profile()
     for _ in range(args.requests):
         if reset:
             reset()
