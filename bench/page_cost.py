@@ -27,8 +27,8 @@ the current directory (this file's own checkout otherwise).
 Printed: a table of page, ms (median of the rounds), floor ms, ratio, SQL statements per
 request, the answer's bytes and HTTP status, PASS or MISS against ratio ≤ 2.0. It never
 fails on a missed target. --profile NAME prints, instead, cProfile's 30 heaviest lines of
-that real page (cumulative and own CPU time, waits for Redis or the database left out)
-over --requests requests. With the defaults, on 2 shared cores: about 1.5 minutes on
+that real page (cumulative and own time, by the wall clock: a wait for Redis or the
+database shows as a socket's recv) over --requests requests. With the defaults, on 2 shared cores: about 1.5 minutes on
 SQLite, 4 on PostgreSQL.
 """
 
