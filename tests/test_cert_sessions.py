@@ -1179,3 +1179,46 @@ def test_a_platform_chosen_as_lieu_gives_its_postal_code_and_town(app, db, world
         {"accreditation_id": world.sst1.id, "platform_id": world.platform.id},
     )
     assert 'value="67000"' not in _text(foreign)
+
+
+def test_a_fields_inline_check_answers_that_field_without_the_checklist(app, db, world):
+    """A field's check keeps only its box (hx-select): its answer has the field's message
+    and leaves the checklist before sending out, which a whole-tab check still has."""
+    from sqlalchemy import event
+
+    manager = _login(app.test_client(), world.manager)
+    cs_id = _create(manager, accreditation_id=world.sst1.id)
+    posted = {"version": _version(db, cs_id), "accreditation_id": world.sst1.id}
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    engine = app.extensions["forprev_engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        field = _post(
+            manager,
+            f"/sessions/{cs_id}/session/verifier",
+            {**posted, "postal_code": "6700"},
+            headers={"HX-Request": "true", "HX-Target": "postal_code-champ"},
+        )
+        one_field = len(statements)
+        statements.clear()
+        whole = _post(
+            manager,
+            f"/sessions/{cs_id}/session/verifier",
+            {**posted, "postal_code": "6700"},
+            headers={"HX-Request": "true", "HX-Target": "session-onglets"},
+        )
+        whole_tab = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert field.status_code == whole.status_code == 422
+    field_box = re.search(
+        r'<div class="field[^"]*" id="postal_code-champ">.*?</div>', _text(field), re.S
+    )
+    assert field_box and "Le code postal doit comporter 5 chiffres." in field_box.group(0)
+    assert "avant d'envoyer la session au formateur" not in _text(field)
+    assert "avant d'envoyer la session au formateur" in _text(whole)
+    assert one_field < whole_tab

@@ -373,7 +373,10 @@ def _unsaved_fields(cert_session: CertSession, form: SessionTabForm) -> set[str]
 
 
 def _render(cert_session, tab, status=200, **extra):
-    """The page, or its panel for htmx; every panel carries the session's current version."""
+    """The page, or its panel for htmx; every panel carries the session's current version.
+    `_readiness=False`: the box before sending to the trainer is left empty (a field's
+    inline check, whose answer keeps only that field)."""
+    readiness = extra.pop("_readiness", True)
     db = get_db()
     role = g.active_role
     if tab not in _tabs_for(cert_session):
@@ -429,7 +432,9 @@ def _render(cert_session, tab, status=200, **extra):
     if tab == "telechargements":
         context["bundle"] = _bundle(db, cert_session)
         context["available"] = _available(cert_session)
-    if flow.Action.SEND_TO_TRAINER in actions:
+    if flow.Action.SEND_TO_TRAINER in actions and not readiness:
+        context["problems"], context["warnings"] = [], []
+    elif flow.Action.SEND_TO_TRAINER in actions:
         problems, context["warnings"] = flow.readiness(
             db, role, cert_session, unsaved, refused=status >= 400
         )
@@ -530,7 +535,12 @@ def _check_fields(cert_session: CertSession):
     # a draft checks only what was typed: every message shown is about a field filled in
     errors = check_session_fields(db, g.active_role, _fields_from(form))
     status = 422 if errors or form.errors else 200
-    return _render(cert_session, "session", status, form=form, errors=errors)
+    # a field's check keeps only that field's box (hx-select): what the whole tab says
+    # before sending to the trainer is not worked out for nothing
+    one_field = (request.headers.get("HX-Target") or "").endswith("-champ")
+    return _render(
+        cert_session, "session", status, form=form, errors=errors, _readiness=not one_field
+    )
 
 
 @bp.post("/<int:cert_session_id>/formateur")
