@@ -1195,25 +1195,24 @@ def test_a_fields_inline_check_answers_that_field_without_the_checklist(app, db,
         statements.append(1)
 
     engine = app.extensions["forprev_engine"]
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        field = _post(
-            manager,
-            f"/sessions/{cs_id}/session/verifier",
-            {**posted, "postal_code": "6700"},
-            headers={"HX-Request": "true", "HX-Target": "postal_code-champ"},
-        )
-        one_field = len(statements)
+
+    def check(target: str):
+        """The answer to a check of the postal code swapping `target`, and its statements."""
         statements.clear()
-        whole = _post(
-            manager,
-            f"/sessions/{cs_id}/session/verifier",
-            {**posted, "postal_code": "6700"},
-            headers={"HX-Request": "true", "HX-Target": "session-onglets"},
-        )
-        whole_tab = len(statements)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            answer = _post(
+                manager,
+                f"/sessions/{cs_id}/session/verifier",
+                {**posted, "postal_code": "6700"},
+                headers={"HX-Request": "true", "HX-Target": target},
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return answer, len(statements)
+
+    field, one_field = check("postal_code-champ")
+    whole, whole_tab = check("session-onglets")
     assert field.status_code == whole.status_code == 422
     field_box = re.search(
         r'<div class="field[^"]*" id="postal_code-champ">.*?</div>', _text(field), re.S
