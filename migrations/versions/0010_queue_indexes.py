@@ -1,0 +1,34 @@
+"""Performance: "Demandes à instruire" sorted by date reads each page of accreditation
+requests from an index in the queue's order (submission, then id), for one caisse and for
+every caisse.
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_accreditationrequest_fund_submitted",
+        "accreditationrequest",
+        ["fund_id", "submitted_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_accreditationrequest_submitted",
+        "accreditationrequest",
+        ["submitted_at", "id"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_accreditationrequest_submitted", table_name="accreditationrequest")
+    op.drop_index("ix_accreditationrequest_fund_submitted", table_name="accreditationrequest")
