@@ -1,6 +1,7 @@
 """Performance: "Demandes à instruire" sorted by date reads each page of accreditation
 requests from an index in the queue's order (submission, then id), for one caisse and for
-every caisse.
+every caisse; a caisse's statistics read its departments' counters from an index (alone on
+PostgreSQL, which keeps the summed columns in it).
 
 Revision ID: 0010
 Revises: 0009
@@ -28,7 +29,23 @@ def upgrade() -> None:
         unique=False,
     )
 
+    op.create_index(
+        "ix_statcounter_org_department",
+        "statcounter",
+        ["organization_id", "department_code", "month", "year"],
+        unique=False,
+        postgresql_include=[
+            "scheme_code",
+            "level",
+            "is_refresher",
+            "successes",
+            "failures",
+            "sessions",
+        ],
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_statcounter_org_department", table_name="statcounter")
     op.drop_index("ix_accreditationrequest_submitted", table_name="accreditationrequest")
     op.drop_index("ix_accreditationrequest_fund_submitted", table_name="accreditationrequest")
