@@ -374,6 +374,47 @@ def queue_statement(role: ActiveRole, filters: QueueFilters, keep: int | None = 
     )
 
 
+def queue_count_statement(role: ActiveRole, filters: QueueFilters):
+    """The rows of `queue_statement` for `paginate` to count, each kind without the joins
+    that only fetch its columns: every change and request has its entity, and a request
+    has its dispositif-level when it is set (what the list's join keeps). A department
+    filter needs the entity: then the list's own statement."""
+    if filters.department:
+        return queue_statement(role, filters)
+    columns = {
+        Kind.ENTITY: (
+            Organization,
+            Organization.fund_id,
+            Organization.status,
+            Organization.submitted_at,
+        ),
+        Kind.CHANGE: (
+            OrganizationChange,
+            OrganizationChange.fund_id,
+            OrganizationChange.status,
+            OrganizationChange.created_at,
+        ),
+        Kind.ACCREDITATION: (
+            AccreditationRequest,
+            AccreditationRequest.fund_id,
+            AccreditationRequest.phase,
+            AccreditationRequest.submitted_at,
+        ),
+    }
+    parts = []
+    for kind, (table, fund, status, at) in columns.items():
+        wanted = _wanted(kind, filters) if filters.kind in (None, kind) else []
+        if wanted:
+            where = [instruction_scope(role, fund), status.in_(wanted), *_when(at, filters)]
+            if kind == Kind.ACCREDITATION:
+                where.append(AccreditationRequest.scheme_level_id.is_not(None))
+            parts.append(select(table.id).where(*where))
+    if not parts:
+        return queue_statement(role, filters)
+    items = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("item")
+    return select(items)
+
+
 def status_label(kind: str, status: str) -> str:
     return STATUS_LABELS[Kind(kind)].get(status, status)
 

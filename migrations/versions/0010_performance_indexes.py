@@ -1,6 +1,6 @@
 """Performance: "Demandes à instruire" sorted by date reads each page of accreditation
 requests from an index in the queue's order (submission, then id), for one caisse and for
-every caisse; a caisse's statistics read its departments' counters from an index (alone on
+every caisse, and every caisse's changes (creation, then id); a caisse's statistics read its departments' counters from an index (alone on
 PostgreSQL, which keeps the summed columns in it).
 
 Revision ID: 0010
@@ -30,6 +30,12 @@ def upgrade() -> None:
     )
 
     op.create_index(
+        "ix_organizationchange_status_created",
+        "organizationchange",
+        ["status", "created_at", "id"],
+        unique=False,
+    )
+    op.create_index(
         "ix_statcounter_org_department",
         "statcounter",
         ["organization_id", "department_code", "month", "year"],
@@ -47,5 +53,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_statcounter_org_department", table_name="statcounter")
+    op.drop_index("ix_organizationchange_status_created", table_name="organizationchange")
     op.drop_index("ix_accreditationrequest_submitted", table_name="accreditationrequest")
     op.drop_index("ix_accreditationrequest_fund_submitted", table_name="accreditationrequest")

@@ -35,7 +35,7 @@ def requests():
     filters = instruction.QueueFilters.parse(request.args)
     page = paginate(
         db,
-        instruction.queue_statement(role, filters),
+        instruction.queue_count_statement(role, filters),
         rows=lambda page, per_page: instruction.queue_statement(role, filters, page * per_page),
     )
     return render_template(
