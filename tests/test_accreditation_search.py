@@ -280,3 +280,16 @@ def test_an_instructors_page_reads_only_its_caisses_accreditations(db, many):
         assert _rows_read(db, statement)["accreditation"] == len(own)
     counted = admin.list_statement(instructor).order_by(None)
     assert _rows_read(db, counted)["accreditation"] == len(own)
+    # the same statement for another caisse (its compiled form cached): that caisse's
+    other_fund = factories.fund(db, "BRETAGNE")
+    other = _role(db, Role.INSTRUCTEUR, fund_=other_fund)
+    db.commit()
+    theirs = db.exec(
+        select(Accreditation.id)
+        .join(Organization, Organization.id == Accreditation.organization_id)
+        .where(Organization.fund_id == other_fund.id)
+        .order_by(Accreditation.end_date.desc(), Accreditation.id.desc())
+        .limit(25)
+    ).all()
+    assert theirs and not set(theirs) & set(own)
+    assert db.exec(admin.list_statement(other).limit(25)).all() == theirs
