@@ -43,11 +43,17 @@ def requested_page() -> int:
     return parse_page(request.args.get("page"))
 
 
-def paginate(db: Session, statement, page: int | None = None, per_page: int | None = None) -> Page:
+def paginate(
+    db: Session, statement, page: int | None = None, per_page: int | None = None, rows=None
+) -> Page:
+    """`rows`, when given: a function (page, per_page) giving the statement that reads that
+    page's rows (e.g. a merge of parts each cut at the page's end); `statement` is then
+    only counted."""
     per_page = per_page or current_app.config["PAGE_SIZE"]
     # no list is longer than the ids an INTEGER column holds: the offset stays within them
     page = min(page or requested_page(), LARGEST // per_page + 1)
-    items = _rows(db, statement, page, per_page)
+    rows = rows or (lambda page, per_page: statement)
+    items = _rows(db, rows(page, per_page), page, per_page)
     if 0 < len(items) < per_page or (page == 1 and not items):
         # the last page: the rows before it and on it are the whole list, no count needed
         total = (page - 1) * per_page + len(items)
@@ -62,7 +68,7 @@ def paginate(db: Session, statement, page: int | None = None, per_page: int | No
         if capped:
             total, capped = _count(db, statement), False
         page = max(1, -(-total // per_page))
-        items = _rows(db, statement, page, per_page) if total else []
+        items = _rows(db, rows(page, per_page), page, per_page) if total else []
     elif capped:
         total = max(COUNT_CAP, (page - 1) * per_page + len(items))
     return Page(items=items, page=page, per_page=per_page, total=total, capped=capped)

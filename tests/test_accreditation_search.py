@@ -17,7 +17,7 @@ from app.domain import accreditation_admin as admin
 from app.domain.access import ActiveRole
 from app.domain.organization_instruction import accept_change
 from app.extensions import make_engine
-from app.models import Organization, OrganizationChange
+from app.models import Accreditation, Organization, OrganizationChange
 from app.models.people import Role
 from app.text import fold
 from seeds.demo import load_demo
@@ -258,3 +258,38 @@ def test_a_far_page_reads_its_ids_from_the_index_alone(db, many):
     assert [row.accreditation.end_date for row in rows] == sorted(
         (row.accreditation.end_date for row in rows), reverse=True
     )
+
+
+@pytest.mark.skipif(not is_postgres(), reason="the plans of PostgreSQL's indexes")
+def test_an_instructors_page_reads_only_its_caisses_accreditations(db, many):
+    """The caisse's entities are read first and each one's accreditations through its
+    index: a page and its count read the caisse's accreditations, never every one."""
+    fund = factories.fund(db, "CRAMIF")
+    instructor = _role(db, Role.INSTRUCTEUR, fund_=fund)
+    db.commit()
+    own = db.exec(
+        select(Accreditation.id)
+        .join(Organization, Organization.id == Accreditation.organization_id)
+        .where(Organization.fund_id == fund.id)
+        .order_by(Accreditation.end_date.desc(), Accreditation.id.desc())
+    ).all()
+    assert 100 < len(own) < 300, len(own)
+    for page in range(3):
+        statement = admin.list_statement(instructor).limit(25).offset(25 * page)
+        assert db.exec(statement).all() == own[25 * page : 25 * (page + 1)]
+        assert _rows_read(db, statement)["accreditation"] == len(own)
+    counted = admin.list_statement(instructor).order_by(None)
+    assert _rows_read(db, counted)["accreditation"] == len(own)
+    # the same statement for another caisse (its compiled form cached): that caisse's
+    other_fund = factories.fund(db, "BRETAGNE")
+    other = _role(db, Role.INSTRUCTEUR, fund_=other_fund)
+    db.commit()
+    theirs = db.exec(
+        select(Accreditation.id)
+        .join(Organization, Organization.id == Accreditation.organization_id)
+        .where(Organization.fund_id == other_fund.id)
+        .order_by(Accreditation.end_date.desc(), Accreditation.id.desc())
+        .limit(25)
+    ).all()
+    assert theirs and not set(theirs) & set(own)
+    assert db.exec(admin.list_statement(other).limit(25)).all() == theirs

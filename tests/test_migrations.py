@@ -24,7 +24,7 @@ def _check_fresh(url: str) -> None:
             expected = {t.name for t in SQLModel.metadata.sorted_tables}
             assert expected <= tables, f"tables manquantes : {expected - tables}"
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            assert version == "0009"
+            assert version == "0010"
             diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
             assert diff == [], f"les modèles diffèrent des migrations : {diff}"
             index_names = {i["name"] for i in inspect(conn).get_indexes("certsession")}

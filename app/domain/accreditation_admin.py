@@ -10,8 +10,11 @@ day is accreditation_status.py's; a request and its renewal, accreditation_flow.
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, or_, true, union_all, update
+from sqlalchemy import Boolean, and_, func, or_, true, union_all, update
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session, select
 
 from app.clock import today, utcnow
@@ -97,16 +100,59 @@ def clean_search(text: str | None) -> str:
     return " ".join((text or "").split())[:SEARCH_MAX]
 
 
+class InIds(ColumnElement):
+    """`column IN (ids)`; on PostgreSQL `column = ANY(ARRAY(ids))`: the ids (a caisse's
+    entities) are read once, first, and the column's index is probed with them, where the
+    planner would rather hash-join every accreditation against them."""
+
+    type = Boolean()
+    _is_implicitly_boolean = True  # a comparison: never "= 1" on SQLite
+    inherit_cache = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("ids", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column, ids):
+        self.column = column
+        self.ids = ids.scalar_subquery()
+
+
+@compiles(InIds)
+def _in_ids(element, compiler, **kw):
+    return f"{compiler.process(element.column, **kw)} IN {compiler.process(element.ids, **kw)}"
+
+
+@compiles(InIds, "postgresql")
+def _any_of_ids(element, compiler, **kw):
+    column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} = ANY(ARRAY{ids})"
+
+
+def _scope(role: ActiveRole):
+    """accreditation_scope, an instructor's caisse's entities read first (InIds): the
+    list without a search reads the caisse's accreditations, not every one."""
+    if role.role == Role.INSTRUCTEUR and role.fund_id is not None:
+        return InIds(
+            Accreditation.organization_id,
+            select(Organization.id).where(Organization.fund_id == role.fund_id),
+        )
+    return accreditation_scope(role)
+
+
 def list_statement(role: ActiveRole, search: str = ""):
     """The ids of the accreditations the active role sees, the latest ending first; `search`
     keeps those whose number starts with it, whose entity code it is, or whose entity name
     holds each of its words (accents and case ignored). A page of it reads the index in
     that order (ix_accreditation_end_id) and `list_rows` then that page's rows alone, so a
     far page joins no more than the first."""
-    query = select(Accreditation.id).where(accreditation_scope(role))
     search = clean_search(search)
-    if search:
-        query = query.where(Accreditation.id.in_(_found(search)))
+    if search:  # the few found are then checked against the scope
+        query = select(Accreditation.id).where(
+            accreditation_scope(role), Accreditation.id.in_(_found(search))
+        )
+    else:
+        query = select(Accreditation.id).where(_scope(role))
     return query.order_by(Accreditation.end_date.desc(), Accreditation.id.desc())
 
 

@@ -336,10 +336,19 @@ def queue_url(kind: Kind, state: QueueState = QueueState.TO_INSTRUCT, phase=None
     return f"{url}&phase={RequestPhase(phase).value}" if phase else url
 
 
-def queue_statement(role: ActiveRole, filters: QueueFilters):
+_SORT_COLUMNS = {"date": "at", "raison_sociale": "name", "departement": "department"}
+
+
+def queue_statement(role: ActiveRole, filters: QueueFilters, keep: int | None = None):
     """The caisse's items as one list (kind, item_id, name, detail, department, fund_id,
-    status, at, fund_name): each kind read by its (caisse, state, date) index, then
-    sorted and paged together; `paginate` runs it."""
+    status, at, fund_name), sorted by the chosen column, then kind, then id; `paginate`
+    runs it. With `keep` (the rows up to the end of the page asked for), each kind is
+    first cut to its own first `keep` rows in that order — read from its (caisse, date)
+    index when sorted by date — so that only those are merged and sorted: the page is the
+    same, since no row past a kind's first `keep` can be among the whole list's first
+    `keep`. Without it, the whole list (what `paginate` counts)."""
+    order = desc if filters.direction == "desc" else asc
+    name = _SORT_COLUMNS[filters.sort]
     parts = [
         build(role, filters, wanted)
         for kind, build in _PARTS.items()
@@ -347,14 +356,63 @@ def queue_statement(role: ActiveRole, filters: QueueFilters):
     ]
     if not parts:  # a kind never in that state (a change is never "renvoyée")
         parts = [_entities(role, filters, [])]
+    if keep is not None:
+        # the kind is the same on every row of a part: its order is (column, id)
+        parts = [
+            select(
+                part.order_by(order(part.selected_columns[name]), part.selected_columns.item_id)
+                .limit(keep)
+                .subquery()
+            )
+            for part in parts
+        ]
     items = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("item")
-    order = desc if filters.direction == "desc" else asc
-    column = {"date": items.c.at, "raison_sociale": items.c.name, "departement": items.c.department}
     return (
         select(items, Fund.name.label("fund_name"))
         .outerjoin(Fund, Fund.id == items.c.fund_id)
-        .order_by(order(column[filters.sort]), items.c.kind, items.c.item_id)
+        .order_by(order(items.c[name]), items.c.kind, items.c.item_id)
     )
+
+
+def queue_count_statement(role: ActiveRole, filters: QueueFilters):
+    """The rows of `queue_statement` for `paginate` to count, each kind without the joins
+    that only fetch its columns: every change and request has its entity, and a request
+    has its dispositif-level when it is set (what the list's join keeps). A department
+    filter needs the entity: then the list's own statement."""
+    if filters.department:
+        return queue_statement(role, filters)
+    columns = {
+        Kind.ENTITY: (
+            Organization,
+            Organization.fund_id,
+            Organization.status,
+            Organization.submitted_at,
+        ),
+        Kind.CHANGE: (
+            OrganizationChange,
+            OrganizationChange.fund_id,
+            OrganizationChange.status,
+            OrganizationChange.created_at,
+        ),
+        Kind.ACCREDITATION: (
+            AccreditationRequest,
+            AccreditationRequest.fund_id,
+            AccreditationRequest.phase,
+            AccreditationRequest.submitted_at,
+        ),
+    }
+    parts = []
+    for kind, (table, fund, status, at) in columns.items():
+        wanted = _wanted(kind, filters) if filters.kind in (None, kind) else []
+        if wanted:
+            where = [instruction_scope(role, fund), status.in_(wanted), *_when(at, filters)]
+            if kind == Kind.ACCREDITATION:
+                where.append(AccreditationRequest.scheme_level_id.is_not(None))
+            parts.append(select(table.id).where(*where))
+    if not parts:
+        return queue_statement(role, filters)
+    items = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("item")
+    return select(items)
 
 
 def status_label(kind: str, status: str) -> str:

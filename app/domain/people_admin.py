@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel, select
 from app.clock import utcnow
 from app.domain.access import ActiveRole, person_scope
 from app.domain.accounts import check_birth_date
+from app.domain.accreditation_admin import InIds
 from app.domain.audit import record_event
 from app.domain.errors import ConflictError, DomainError
 from app.domain.identifiers import is_forprev_number, normalize_forprev_number
@@ -100,7 +101,10 @@ def search_statement(role: ActiveRole, search: str = ""):
         matching = select(func.coalesce(found.merged_into_id, found.id)).where(
             *(found.search_folded.contains(word, autoescape=True) for word in folded)
         )
-        query = query.where(Person.id.in_(matching))
+        # the kept ids are read first and each one's row by its key: a common word ("martin")
+        # no longer hash-joins every person against them (InIds: = ANY(ARRAY(...)) on
+        # PostgreSQL)
+        query = query.where(InIds(Person.id, matching))
     return query.order_by(Person.last_name, Person.first_name, Person.id)
 
 

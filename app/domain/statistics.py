@@ -242,8 +242,9 @@ def _rate(successes: int, failures: int) -> float:
     return round(100 * successes / total, 1) if total else 0.0
 
 
-def _grouped(db: Session, where, *columns) -> list:
-    return db.exec(
+def grouped_statement(where, *columns):
+    """The counts summed by `columns`, in their order."""
+    return (
         select(
             *columns,
             func.sum(StatCounter.successes),
@@ -253,7 +254,11 @@ def _grouped(db: Session, where, *columns) -> list:
         .where(*where)
         .group_by(*columns)
         .order_by(*columns)
-    ).all()
+    )
+
+
+def _grouped(db: Session, where, *columns) -> list:
+    return db.exec(grouped_statement(where, *columns)).all()
 
 
 def _where(role: ActiveRole, filters: StatFilters) -> list:

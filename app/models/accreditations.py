@@ -62,6 +62,10 @@ class AccreditationRequest(SQLModel, table=True):
     __table_args__ = (
         Index("ix_accreditationrequest_fund_phase", "fund_id", "phase"),
         Index("ix_accreditationrequest_org_phase", "organization_id", "phase"),
+        # "Demandes à instruire" by date: a caisse's requests, and every caisse's, in the
+        # queue's order (submission, then id), each page read from the index
+        Index("ix_accreditationrequest_fund_submitted", "fund_id", "submitted_at", "id"),
+        Index("ix_accreditationrequest_submitted", "submitted_at", "id"),
         KEEP_IDS,
     )
 

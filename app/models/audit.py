@@ -44,6 +44,23 @@ class StatCounter(SQLModel, table=True):
             "is_refresher",
             name="uq_statcounter_key",
         ),
+        # a caisse's figures (its departments among all entities' counts, 0): each
+        # department's rows read from the index alone on PostgreSQL
+        Index(
+            "ix_statcounter_org_department",
+            "organization_id",
+            "department_code",
+            "month",
+            "year",
+            postgresql_include=[
+                "scheme_code",
+                "level",
+                "is_refresher",
+                "successes",
+                "failures",
+                "sessions",
+            ],
+        ),
         KEEP_IDS,
     )
 

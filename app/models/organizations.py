@@ -136,6 +136,8 @@ class OrganizationChange(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_organizationchange_fund_status_created", "fund_id", "status", "created_at"),
+        # every caisse's queue (the administrator's) by date: one page read from the index
+        Index("ix_organizationchange_status_created", "status", "created_at", "id"),
         KEEP_IDS,
     )
 

@@ -33,7 +33,11 @@ def requests():
     db = get_db()
     role = g.active_role
     filters = instruction.QueueFilters.parse(request.args)
-    page = paginate(db, instruction.queue_statement(role, filters))
+    page = paginate(
+        db,
+        instruction.queue_count_statement(role, filters),
+        rows=lambda page, per_page: instruction.queue_statement(role, filters, page * per_page),
+    )
     return render_template(
         "instruction/requests.html",
         page=page,
