@@ -102,16 +102,19 @@ def rows_of(db: Session, statement, params: dict | None = None) -> list:
     """The rows of a SELECT. One naming columns only needs no ORM objects: it goes
     through the session's connection, in its transaction, which costs about half;
     one naming a mapped class through the ORM."""
-    entities = _derived(
-        statement,
-        "entities",
-        lambda: any(_is_entity(column["type"]) for column in statement.column_descriptions),
-    )
+    entities = _derived(statement, "entities", lambda: _names_entities(statement))
     if entities:
         return list(db.exec(statement, params=params).all())
     result = connection_of(db).execute(statement, params)
     # sqlmodel's select() of one column gives its values, as db.exec would
     return (result.scalars() if isinstance(statement, SelectOfScalar) else result).all()
+
+
+def _names_entities(statement) -> bool:
+    columns = getattr(statement, "column_descriptions", None)
+    if columns is None:  # a UNION or a text(): through the ORM, as before
+        return True
+    return any(_is_entity(column["type"]) for column in columns)
 
 
 def _is_entity(kind) -> bool:
@@ -122,7 +125,7 @@ def _is_entity(kind) -> bool:
 def _count(db: Session, statement, cap: int | None = None) -> int:
     """The rows of `statement`, up to `cap`."""
     counted = statement.order_by(None)
-    if not (statement._distinct or statement._group_by_clauses):
+    if not (getattr(statement, "_distinct", True) or statement._group_by_clauses):
         # only the rows matter to the count: no columns, so the database can leave out
         # the joins that only fetch them (not with DISTINCT or GROUP BY: the columns
         # decide what a row is)

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from flask import Request, Response, current_app, g, render_template, request
+from flask import (
+    Request,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    render_template,
+    request,
+)
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from redis.exceptions import RedisError
@@ -196,13 +204,16 @@ def url_builder(app, maxsize: int = 4096):
 
     @lru_cache(maxsize=maxsize)
     def remembered(script_root, host, blueprint, endpoint, values):
-        return build(endpoint, **dict(values))
+        return build(endpoint, **{name: value for name, _kind, value in values})
 
     def url_for(endpoint: str, **values) -> str:
+        if not has_request_context():  # a mail or a PDF drawn by a job: built each time
+            return build(endpoint, **values)
         host = request.host_url if values.get("_external") else None
         blueprint = request.blueprint if endpoint.startswith(".") else None
         try:
-            key = tuple(sorted(values.items()))
+            # each value's type too: True, 1 and 1.0 are equal keys but other links
+            key = tuple(sorted((name, type(value), value) for name, value in values.items()))
             return remembered(request.script_root, host, blueprint, endpoint, key)
         except TypeError:  # unhashable
             return build(endpoint, **values)

@@ -154,3 +154,37 @@ def test_roles_read_with_the_person_are_read_again_on_the_next_request(app, db):
     page = client.get("/").get_data(as_text=True)
     assert 'id="role-select"' not in page
     assert "Gestionnaire — ENTITÉ DES RÔLES" in page
+
+
+def test_links_with_equal_values_of_other_types_stay_apart(app):
+    url_for = app.jinja_env.globals["url_for"]
+    with app.test_request_context("/"):
+        assert url_for("auth.login", flag=True) == "/connexion?flag=True"
+        assert url_for("auth.login", flag=1) == "/connexion?flag=1"
+        assert url_for("auth.login", flag=1.0) == "/connexion?flag=1.0"
+
+
+def test_links_outside_a_request_are_flasks(app):
+    # a template drawn by a job (a mail, a PDF) has no request: Flask's url_for, each time
+    url_for = app.jinja_env.globals["url_for"]
+    app.config["SERVER_NAME"] = "forprev.exemple"
+    try:
+        with app.app_context():
+            assert url_for("auth.login") == "http://forprev.exemple/connexion"
+    finally:
+        app.config["SERVER_NAME"] = None
+
+
+def test_a_union_is_paged_and_counted(app, db):
+    from sqlalchemy import union_all
+
+    ids = [factories.person(db, last_name="UNION").id for _ in range(3)]
+    db.commit()
+    both = union_all(
+        select(Person.id).where(Person.id == ids[0]),
+        select(Person.id).where(Person.id.in_(ids[1:])),
+    ).order_by("id")
+    with app.test_request_context("/"):
+        first = paginate(db, both, page=1, per_page=2)
+        assert [row[0] for row in first.items] == ids[:2] and first.total == 3
+        assert [row[0] for row in paginate(db, both, page=2, per_page=2).items] == ids[2:]
