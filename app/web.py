@@ -225,6 +225,13 @@ def url_builder(app, maxsize: int = 4096):
 def security_headers(app) -> dict[str, str]:
     """The headers of every answer, pages and static files (app/static_files.py)."""
     production = app.config["ENV"] not in ("development", "test") and not app.testing
+
+    @app.teardown_request
+    def _forget_request_memo(_exc=None):
+        # what one request read once (cert_session_rules.declarable_accreditations)
+        # ends with it, even when an app context spans several requests (tests, shells)
+        g.pop("forprev_request_memo", None)
+
     return SECURITY_HEADERS | ({"Strict-Transport-Security": HSTS} if production else {})
 
 

@@ -188,3 +188,19 @@ def test_a_union_is_paged_and_counted(app, db):
         first = paginate(db, both, page=1, per_page=2)
         assert [row[0] for row in first.items] == ids[:2] and first.total == 3
         assert [row[0] for row in paginate(db, both, page=2, per_page=2).items] == ids[2:]
+
+
+def test_what_a_request_reads_once_ends_with_it(app):
+    from flask import g
+
+    from app.domain.access import ActiveRole
+    from app.domain.cert_session_rules import declarable_accreditations
+    from app.extensions import get_db
+
+    role = ActiveRole(grant_id=1, person_id=1, role=Role.GESTIONNAIRE, organization_id=1)
+    with app.app_context():  # one app context, two requests, as in a shell or a test
+        with app.test_request_context("/"):
+            declarable_accreditations(get_db(), role)
+            assert g.get("forprev_request_memo")
+        with app.test_request_context("/"):
+            assert not g.get("forprev_request_memo")
