@@ -160,6 +160,34 @@ def test_declare_validate_return_generate(app, db, journey):
     journey.check("cloturee")
 
 
+def test_a_swapped_in_tab_is_live_at_once(db, journey):
+    """htmx binds what it swaps in when it settles: with its default 20 ms delay, a tab
+    pressed from the keyboard just after the Session tab is redrawn was a plain link and
+    reloaded the page, losing the dispositif chosen (seen in the keyboard journey below).
+    Settled at once, the redrawn tabs are htmx's before anything else can run."""
+    org = factories.organization(db, name="MAROSE FORMATION")
+    factories.accreditation(db, org, scheme_code="SST", level=1)
+    manager = factories.person(db, first_name="Karine", email="karine@exemple.fr")
+    factories.grant(db, manager, Role.GESTIONNAIRE, organization=org)
+    db.commit()
+    page = _login(journey, "karine@exemple.fr")
+    journey.goto("/sessions/nouvelle")
+    # noted by a MutationObserver, which runs right after the swap, before any timer
+    page.evaluate(
+        """() => {
+          window.tabsSeen = [];
+          new MutationObserver(() => {
+            const tab = document.getElementById("onglet-formateur");
+            if (tab) { window.tabsSeen.push(Boolean((tab["htmx-internal-data"] || {}).initHash)); }
+          }).observe(document.body, {childList: true, subtree: true});
+        }"""
+    )
+    page.get_by_label("Dispositif et niveau").select_option(index=1)
+    expect(page.get_by_label("Certificat à éditer")).to_contain_text("Certificat")
+    seen = page.evaluate("window.tabsSeen")
+    assert seen and all(seen), seen
+
+
 def test_tabs_work_with_the_keyboard(db, journey):
     org = factories.organization(db, name="MAROSE FORMATION")
     factories.accreditation(db, org, scheme_code="SST", level=1)
